@@ -1,0 +1,1 @@
+//! catwalk-analyze
