@@ -1,1 +1,454 @@
-//! catwalk-bridge
+//! One stdio MCP server process, many client sessions.
+//!
+//! A stdio server speaks to exactly one client. Catwalk lets many client sessions share it, so
+//! this crate rewrites JSON-RPC ids on the way in (every upstream request gets a fresh numeric id)
+//! and restores them on the way out, so that interleaved requests from different sessions each get
+//! their own answer. It also routes what the server sends on its own:
+//!
+//! - a response goes back to the request that caused it, with the client's original id;
+//! - `notifications/progress` goes to the stream of the request whose progress token it carries
+//!   (progress tokens are rewritten too, since two sessions may pick the same token);
+//! - a server-to-client request (sampling, roots, elicitation) goes to the session whose request is
+//!   the most recent one still in flight, on that request's stream. Stdio gives no better clue; the
+//!   rule is documented in ARCHITECTURE.md. With nothing in flight it goes to the most recently
+//!   active session's standalone stream;
+//! - every other notification (list changes, log messages) goes to every session.
+//!
+//! The handshake happens once per process, when Catwalk starts it ([`Upstream::start`]); each
+//! session's `initialize` is then answered from that result. The bridge knows nothing about HTTP:
+//! the gateway turns sessions into HTTP streams.
+
+mod route;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use catwalk_protocol::{Id, Message, codes, raw};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Messages a session may queue for its standalone (GET) stream before new ones are dropped.
+const SESSION_QUEUE: usize = 256;
+/// Messages a single request's stream may queue.
+const REQUEST_QUEUE: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error("the MCP server exited: {0}")]
+    Exited(String),
+    #[error("the MCP server did not answer {method} within {seconds} s")]
+    Timeout { method: String, seconds: u64 },
+    #[error("the MCP server answered {method} with an error: {message}")]
+    Rejected { method: String, message: String },
+}
+
+/// What the server said in its `initialize` answer.
+#[derive(Debug, Clone)]
+pub struct InitInfo {
+    pub protocol_version: String,
+    pub result: Box<RawValue>,
+}
+
+/// A running server process, shared by any number of sessions.
+#[derive(Clone)]
+pub struct Upstream {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    to_server: mpsc::Sender<String>,
+    state: Mutex<State>,
+    closed: watch::Sender<Option<String>>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: i64,
+    pending: HashMap<i64, Pending>,
+    next_session: u64,
+    sessions: HashMap<u64, mpsc::Sender<Message>>,
+    /// Server-to-client requests in flight: the id shown to the client -> where it came from.
+    server_requests: HashMap<String, ServerRequest>,
+    next_server_request: u64,
+    last_active_session: Option<u64>,
+    init: Option<InitInfo>,
+    closed: Option<String>,
+}
+
+struct Pending {
+    session: Option<u64>,
+    client_id: Id,
+    reply: Reply,
+    progress_token: Option<Value>,
+}
+
+enum Reply {
+    Stream(mpsc::Sender<Message>),
+    Internal(oneshot::Sender<Message>),
+}
+
+struct ServerRequest {
+    session: u64,
+    upstream_id: Id,
+}
+
+impl Upstream {
+    /// Takes over a server's stdio channels and performs the MCP handshake on Catwalk's behalf.
+    pub async fn start(
+        to_server: mpsc::Sender<String>,
+        from_server: mpsc::Receiver<String>,
+        handshake_timeout: Duration,
+    ) -> Result<(Upstream, InitInfo), BridgeError> {
+        let (closed, _) = watch::channel(None);
+        let upstream = Upstream {
+            inner: Arc::new(Inner {
+                to_server,
+                state: Mutex::new(State::default()),
+                closed,
+            }),
+        };
+        tokio::spawn(route::read_loop(upstream.clone(), from_server));
+
+        let params = serde_json::json!({
+            "protocolVersion": catwalk_protocol::LATEST_VERSION,
+            "capabilities": {},
+            "clientInfo": { "name": "catwalk", "version": env!("CARGO_PKG_VERSION") },
+        });
+        let answer = upstream
+            .call("initialize", Some(raw(&params)), handshake_timeout)
+            .await?;
+        let info = InitInfo {
+            protocol_version: answer
+                .result_field::<String>("protocolVersion")
+                .unwrap_or_else(|| catwalk_protocol::LATEST_VERSION.to_string()),
+            result: answer.result.clone().expect("call() returns only results"),
+        };
+        upstream.state().init = Some(info.clone());
+        upstream
+            .send(&Message::notification("notifications/initialized", None))
+            .await;
+        Ok((upstream, info))
+    }
+
+    /// Sends a request on Catwalk's own behalf (the handshake, a readiness check) and waits for
+    /// its result.
+    pub async fn call(
+        &self,
+        method: &str,
+        params: Option<Box<RawValue>>,
+        timeout: Duration,
+    ) -> Result<Message, BridgeError> {
+        let (tx, rx) = oneshot::channel();
+        let id = {
+            let mut state = self.state();
+            if let Some(reason) = &state.closed {
+                return Err(BridgeError::Exited(reason.clone()));
+            }
+            let id = state.allocate_id();
+            state.pending.insert(
+                id,
+                Pending {
+                    session: None,
+                    client_id: Id::Number(id),
+                    reply: Reply::Internal(tx),
+                    progress_token: None,
+                },
+            );
+            id
+        };
+        self.send(&Message::request(Id::Number(id), method, params))
+            .await;
+        let answer = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => return Err(BridgeError::Exited(self.closed_reason())),
+            Err(_) => {
+                self.state().pending.remove(&id);
+                return Err(BridgeError::Timeout {
+                    method: method.to_string(),
+                    seconds: timeout.as_secs(),
+                });
+            }
+        };
+        if let Some(error) = &answer.error {
+            let message = serde_json::from_str::<Value>(error.get())
+                .ok()
+                .and_then(|e| e.get("message").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_else(|| error.get().to_string());
+            if answer.id.is_none() || self.is_closed() {
+                return Err(BridgeError::Exited(message));
+            }
+            return Err(BridgeError::Rejected {
+                method: method.to_string(),
+                message,
+            });
+        }
+        Ok(answer)
+    }
+
+    /// Opens a client session.
+    pub fn open_session(&self) -> Session {
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        let mut state = self.state();
+        state.next_session += 1;
+        let id = state.next_session;
+        if state.closed.is_none() {
+            state.sessions.insert(id, tx);
+        }
+        Session {
+            id,
+            upstream: self.clone(),
+            standalone: Arc::new(tokio::sync::Mutex::new(rx)),
+        }
+    }
+
+    pub fn init_info(&self) -> Option<InitInfo> {
+        self.state().init.clone()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.borrow().is_some()
+    }
+
+    /// Waits until the server's stdout closes (it exited or was stopped) and returns why.
+    pub async fn closed(&self) -> String {
+        let mut watcher = self.inner.closed.subscribe();
+        loop {
+            if let Some(reason) = watcher.borrow_and_update().clone() {
+                return reason;
+            }
+            if watcher.changed().await.is_err() {
+                return self.closed_reason();
+            }
+        }
+    }
+
+    /// Marks the upstream closed with a reason (the supervisor knows the exit status better than
+    /// the bridge, which only sees stdout close). Answers every request in flight with an error.
+    pub fn close(&self, reason: &str) {
+        let pending = {
+            let mut state = self.state();
+            if state.closed.is_some() {
+                return;
+            }
+            state.closed = Some(reason.to_string());
+            state.sessions.clear();
+            std::mem::take(&mut state.pending)
+        };
+        for (_, pending) in pending {
+            let error = Message::error(
+                Some(pending.client_id),
+                codes::SERVER_UNAVAILABLE,
+                &format!("the MCP server exited before answering: {reason}"),
+            );
+            pending.reply.deliver(error);
+        }
+        self.inner.closed.send_replace(Some(reason.to_string()));
+    }
+
+    fn closed_reason(&self) -> String {
+        self.state()
+            .closed
+            .clone()
+            .unwrap_or_else(|| "the server closed its output".to_string())
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock leaves plain maps behind, still consistent enough to use.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn send(&self, message: &Message) {
+        // A send error means the writer task ended with the process; the reader then closes us.
+        let _ = self.inner.to_server.send(message.to_json()).await;
+    }
+}
+
+impl State {
+    fn allocate_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+impl Reply {
+    fn deliver(self, message: Message) {
+        match self {
+            Reply::Stream(tx) => {
+                let _ = tx.try_send(message);
+            }
+            Reply::Internal(tx) => {
+                let _ = tx.send(message);
+            }
+        }
+    }
+}
+
+/// One client session on a shared upstream.
+pub struct Session {
+    id: u64,
+    upstream: Upstream,
+    standalone: Arc<tokio::sync::Mutex<mpsc::Receiver<Message>>>,
+}
+
+impl Session {
+    /// Forwards a client request. The returned stream yields the messages related to it (progress
+    /// notifications, server-to-client requests) and ends with its response.
+    pub async fn request(&self, message: Message) -> mpsc::Receiver<Message> {
+        let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
+        let client_id = message.id.clone().expect("a request has an id");
+        if message.method.as_deref() == Some("initialize") {
+            let _ = tx.try_send(self.answer_initialize(&message, client_id));
+            return rx;
+        }
+        let (id, progress_token) = {
+            let mut state = self.upstream.state();
+            if let Some(reason) = &state.closed {
+                let error = Message::error(
+                    Some(client_id),
+                    codes::SERVER_UNAVAILABLE,
+                    &format!("the MCP server is not running: {reason}"),
+                );
+                let _ = tx.try_send(error);
+                return rx;
+            }
+            let id = state.allocate_id();
+            state.last_active_session = Some(self.id);
+            let progress_token = progress_token(&message);
+            state.pending.insert(
+                id,
+                Pending {
+                    session: Some(self.id),
+                    client_id,
+                    reply: Reply::Stream(tx),
+                    progress_token: progress_token.clone(),
+                },
+            );
+            (id, progress_token)
+        };
+        let mut upstream_message = message;
+        upstream_message.id = Some(Id::Number(id));
+        if progress_token.is_some() {
+            // The server reports progress under the upstream id, which is unique across sessions.
+            upstream_message.params = upstream_message
+                .params
+                .map(|params| route::set_progress_token(&params, id));
+        }
+        self.upstream.send(&upstream_message).await;
+        rx
+    }
+
+    /// Forwards a client notification. `notifications/initialized` is swallowed (the handshake
+    /// already happened) and cancellations are translated to the upstream id.
+    pub async fn notify(&self, message: Message) {
+        match message.method.as_deref() {
+            Some("notifications/initialized") => {}
+            Some("notifications/cancelled") => {
+                let Some(request_id) = message.param::<Id>("requestId") else {
+                    return;
+                };
+                let upstream_id = {
+                    let state = self.upstream.state();
+                    state
+                        .pending
+                        .iter()
+                        .find(|(_, p)| p.session == Some(self.id) && p.client_id == request_id)
+                        .map(|(id, _)| *id)
+                };
+                if let Some(upstream_id) = upstream_id {
+                    let params = route::with_request_id(&message, Id::Number(upstream_id));
+                    self.upstream
+                        .send(&Message::notification(
+                            "notifications/cancelled",
+                            Some(params),
+                        ))
+                        .await;
+                }
+            }
+            _ => self.upstream.send(&message).await,
+        }
+    }
+
+    /// Forwards the client's answer to a server-to-client request, with the server's original id.
+    pub async fn respond(&self, mut message: Message) {
+        let Some(Id::String(client_facing)) = &message.id else {
+            return;
+        };
+        let upstream_id = {
+            let mut state = self.upstream.state();
+            match state.server_requests.get(client_facing) {
+                Some(request) if request.session == self.id => state
+                    .server_requests
+                    .remove(client_facing)
+                    .map(|r| r.upstream_id),
+                _ => None,
+            }
+        };
+        if let Some(upstream_id) = upstream_id {
+            message.id = Some(upstream_id);
+            self.upstream.send(&message).await;
+        }
+    }
+
+    /// The session's standalone stream (the GET stream of Streamable HTTP). Only one holder at a
+    /// time: `None` while another holds it.
+    pub fn try_standalone(&self) -> Option<tokio::sync::OwnedMutexGuard<mpsc::Receiver<Message>>> {
+        self.standalone.clone().try_lock_owned().ok()
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    fn answer_initialize(&self, request: &Message, client_id: Id) -> Message {
+        let Some(info) = self.upstream.init_info() else {
+            return Message::error(
+                Some(client_id),
+                codes::SERVER_UNAVAILABLE,
+                "the MCP server has not finished starting",
+            );
+        };
+        let requested = request.param::<String>("protocolVersion");
+        let version = negotiate(requested.as_deref(), &info.protocol_version);
+        let mut result: serde_json::Map<String, Value> =
+            serde_json::from_str(info.result.get()).unwrap_or_default();
+        result.insert("protocolVersion".into(), Value::String(version));
+        Message::response(client_id, raw(&result))
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let mut state = self.upstream.state();
+        state.sessions.remove(&self.id);
+        state.server_requests.retain(|_, r| r.session != self.id);
+        if state.last_active_session == Some(self.id) {
+            state.last_active_session = None;
+        }
+    }
+}
+
+/// The version a session gets: the client's own when it is older than the server's and Catwalk
+/// supports it (the messages Catwalk relays are compatible across these versions), else the
+/// server's.
+fn negotiate(requested: Option<&str>, server: &str) -> String {
+    match requested {
+        Some(version) if catwalk_protocol::is_supported_version(version) && version < server => {
+            version.to_string()
+        }
+        _ => server.to_string(),
+    }
+}
+
+fn progress_token(message: &Message) -> Option<Value> {
+    let params = message.params.as_ref()?;
+    if !params.get().contains("progressToken") {
+        return None;
+    }
+    let params: Value = serde_json::from_str(params.get()).ok()?;
+    params.get("_meta")?.get("progressToken").cloned()
+}
+
+#[cfg(test)]
+mod tests;

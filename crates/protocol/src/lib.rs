@@ -101,7 +101,9 @@ impl Message {
             (None, Some(_), Some(_), None) | (None, Some(_), None, Some(_)) => Ok(()),
             // A response to a request whose id could not be read carries no id.
             (None, None, None, Some(_)) => Ok(()),
-            (Some(_), _, _, _) => Err(ParseError::Invalid("a request cannot carry result or error")),
+            (Some(_), _, _, _) => Err(ParseError::Invalid(
+                "a request cannot carry result or error",
+            )),
             _ => Err(ParseError::Invalid(
                 "a message needs a method, or an id with exactly one of result and error",
             )),

@@ -2,11 +2,13 @@ use super::*;
 
 #[test]
 fn parses_each_kind_of_message() {
-    let request = Message::parse(br#"{"jsonrpc":"2.0","id":7,"method":"tools/list","params":{}}"#).unwrap();
+    let request =
+        Message::parse(br#"{"jsonrpc":"2.0","id":7,"method":"tools/list","params":{}}"#).unwrap();
     assert_eq!(request.kind(), Kind::Request);
     assert_eq!(request.id, Some(Id::Number(7)));
 
-    let notification = Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+    let notification =
+        Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
     assert_eq!(notification.kind(), Kind::Notification);
 
     let response = Message::parse(br#"{"jsonrpc":"2.0","id":"a","result":{"x":1}}"#).unwrap();
@@ -27,8 +29,14 @@ fn keeps_params_byte_for_byte() {
 
 #[test]
 fn rejects_what_is_not_json_rpc() {
-    assert!(matches!(Message::parse(b"{not json"), Err(ParseError::Json(_))));
-    assert_eq!(Message::parse(b"{not json").unwrap_err().code(), codes::PARSE_ERROR);
+    assert!(matches!(
+        Message::parse(b"{not json"),
+        Err(ParseError::Json(_))
+    ));
+    assert_eq!(
+        Message::parse(b"{not json").unwrap_err().code(),
+        codes::PARSE_ERROR
+    );
     let wrong_version = Message::parse(br#"{"jsonrpc":"1.0","id":1,"method":"x"}"#).unwrap_err();
     assert_eq!(wrong_version.code(), codes::INVALID_REQUEST);
     assert!(Message::parse(br#"{"jsonrpc":"2.0","id":1}"#).is_err());
@@ -38,7 +46,10 @@ fn rejects_what_is_not_json_rpc() {
 
 #[test]
 fn parses_batches() {
-    let body = Body::parse(br#" [{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"n"}]"#).unwrap();
+    let body = Body::parse(
+        br#" [{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"n"}]"#,
+    )
+    .unwrap();
     match body {
         Body::Batch(messages) => assert_eq!(messages.len(), 2),
         Body::Single(_) => panic!("expected a batch"),
@@ -54,5 +65,8 @@ fn error_responses_serialize_as_json_rpc() {
         r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"nope"}}"#
     );
     let no_id = Message::error(None, codes::PARSE_ERROR, "bad");
-    assert_eq!(no_id.to_json(), r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"bad"}}"#);
+    assert_eq!(
+        no_id.to_json(),
+        r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"bad"}}"#
+    );
 }

@@ -1,0 +1,268 @@
+//! The bridge driven against a scripted server: the test plays the stdio server's part.
+
+use super::*;
+use std::time::Duration;
+
+struct FakeServer {
+    from_bridge: mpsc::Receiver<String>,
+    to_bridge: mpsc::Sender<String>,
+}
+
+impl FakeServer {
+    async fn next(&mut self) -> Message {
+        let line = tokio::time::timeout(Duration::from_secs(5), self.from_bridge.recv())
+            .await
+            .expect("the bridge sent nothing")
+            .expect("the bridge closed stdin");
+        Message::parse(line.as_bytes()).unwrap()
+    }
+
+    async fn say(&self, json: Value) {
+        self.to_bridge.send(json.to_string()).await.unwrap();
+    }
+}
+
+async fn started() -> (Upstream, FakeServer) {
+    let (to_server, from_bridge) = mpsc::channel(16);
+    let (to_bridge, from_server) = mpsc::channel(16);
+    let mut server = FakeServer {
+        from_bridge,
+        to_bridge,
+    };
+    let start = tokio::spawn(Upstream::start(
+        to_server,
+        from_server,
+        Duration::from_secs(5),
+    ));
+    let init = server.next().await;
+    assert_eq!(init.method.as_deref(), Some("initialize"));
+    server
+        .say(serde_json::json!({"jsonrpc":"2.0","id": init.id,"result":{
+            "protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"fake","version":"1"}}}))
+        .await;
+    let (upstream, info) = start.await.unwrap().unwrap();
+    assert_eq!(info.protocol_version, "2025-06-18");
+    let initialized = server.next().await;
+    assert_eq!(
+        initialized.method.as_deref(),
+        Some("notifications/initialized")
+    );
+    (upstream, server)
+}
+
+fn request(id: Value, method: &str, params: Value) -> Message {
+    let text =
+        serde_json::json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}).to_string();
+    Message::parse(text.as_bytes()).unwrap()
+}
+
+async fn next(rx: &mut mpsc::Receiver<Message>) -> Message {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn result_of(message: &Message) -> Value {
+    serde_json::from_str(message.result.as_ref().unwrap().get()).unwrap()
+}
+
+#[tokio::test]
+async fn interleaved_sessions_each_get_their_own_answer() {
+    let (upstream, mut server) = started().await;
+    let a = upstream.open_session();
+    let b = upstream.open_session();
+    // Both clients pick the same id; the server must see two different ones.
+    let mut a_stream = a
+        .request(request(
+            1.into(),
+            "tools/call",
+            serde_json::json!({"name":"echo","arguments":{"m":"a"}}),
+        ))
+        .await;
+    let mut b_stream = b
+        .request(request(
+            1.into(),
+            "tools/call",
+            serde_json::json!({"name":"echo","arguments":{"m":"b"}}),
+        ))
+        .await;
+    let first = server.next().await;
+    let second = server.next().await;
+    assert_ne!(first.id, second.id);
+    // Answer in the opposite order, echoing each request's argument.
+    for sent in [&second, &first] {
+        let m = sent.param::<Value>("arguments").unwrap()["m"].clone();
+        server
+            .say(serde_json::json!({"jsonrpc":"2.0","id":sent.id,"result":{"echo":m}}))
+            .await;
+    }
+    let a_answer = next(&mut a_stream).await;
+    let b_answer = next(&mut b_stream).await;
+    assert_eq!(a_answer.id, Some(Id::Number(1)));
+    assert_eq!(result_of(&a_answer)["echo"], "a");
+    assert_eq!(b_answer.id, Some(Id::Number(1)));
+    assert_eq!(result_of(&b_answer)["echo"], "b");
+}
+
+#[tokio::test]
+async fn initialize_is_answered_from_the_handshake() {
+    let (upstream, _server) = started().await;
+    let session = upstream.open_session();
+    let mut stream = session
+        .request(request("init".into(), "initialize", serde_json::json!({"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}})))
+        .await;
+    let answer = next(&mut stream).await;
+    assert_eq!(answer.id, Some(Id::String("init".into())));
+    let result = result_of(&answer);
+    assert_eq!(result["protocolVersion"], "2024-11-05");
+    assert_eq!(result["serverInfo"]["name"], "fake");
+
+    let mut newer = session
+        .request(request(
+            2.into(),
+            "initialize",
+            serde_json::json!({"protocolVersion":"2025-11-25"}),
+        ))
+        .await;
+    assert_eq!(
+        result_of(&next(&mut newer).await)["protocolVersion"],
+        "2025-06-18"
+    );
+}
+
+#[tokio::test]
+async fn progress_goes_to_the_request_that_asked_for_it() {
+    let (upstream, mut server) = started().await;
+    let a = upstream.open_session();
+    let b = upstream.open_session();
+    let mut a_stream = a
+        .request(request(
+            5.into(),
+            "tools/call",
+            serde_json::json!({"name":"slow","_meta":{"progressToken":"tok"}}),
+        ))
+        .await;
+    let mut b_stream = b
+        .request(request(
+            5.into(),
+            "tools/call",
+            serde_json::json!({"name":"slow","_meta":{"progressToken":"tok"}}),
+        ))
+        .await;
+    let sent_a = server.next().await;
+    let _sent_b = server.next().await;
+    let upstream_token = sent_a.param::<Value>("_meta").unwrap()["progressToken"].clone();
+    assert_eq!(
+        Some(upstream_token.as_i64().unwrap()),
+        match sent_a.id {
+            Some(Id::Number(n)) => Some(n),
+            _ => None,
+        }
+    );
+    server.say(serde_json::json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":upstream_token,"progress":1,"total":2}})).await;
+    server
+        .say(serde_json::json!({"jsonrpc":"2.0","id":sent_a.id,"result":{}}))
+        .await;
+    let progress = next(&mut a_stream).await;
+    assert_eq!(progress.method.as_deref(), Some("notifications/progress"));
+    assert_eq!(
+        progress.param::<String>("progressToken").as_deref(),
+        Some("tok")
+    );
+    assert_eq!(next(&mut a_stream).await.id, Some(Id::Number(5)));
+    assert!(b_stream.try_recv().is_err(), "session b saw a's progress");
+}
+
+#[tokio::test]
+async fn server_requests_reach_the_session_in_flight_and_answers_return() {
+    let (upstream, mut server) = started().await;
+    let idle = upstream.open_session();
+    let busy = upstream.open_session();
+    let mut stream = busy
+        .request(request(
+            9.into(),
+            "tools/call",
+            serde_json::json!({"name":"sample"}),
+        ))
+        .await;
+    let sent = server.next().await;
+    server.say(serde_json::json!({"jsonrpc":"2.0","id":"srv-1","method":"sampling/createMessage","params":{}})).await;
+    let asked = next(&mut stream).await;
+    assert_eq!(asked.method.as_deref(), Some("sampling/createMessage"));
+    let client_facing = asked.id.clone().unwrap();
+    // Another session cannot answer on the busy session's behalf.
+    let forged = Message::response(
+        client_facing.clone(),
+        raw(&serde_json::json!({"forged":true})),
+    );
+    idle.respond(forged).await;
+    busy.respond(Message::response(
+        client_facing,
+        raw(&serde_json::json!({"text":"hi"})),
+    ))
+    .await;
+    let answer = server.next().await;
+    assert_eq!(answer.id, Some(Id::String("srv-1".into())));
+    assert_eq!(result_of(&answer)["text"], "hi");
+    server
+        .say(serde_json::json!({"jsonrpc":"2.0","id":sent.id,"result":{"done":true}}))
+        .await;
+    assert_eq!(next(&mut stream).await.id, Some(Id::Number(9)));
+}
+
+#[tokio::test]
+async fn list_changed_reaches_every_session() {
+    let (upstream, server) = started().await;
+    let a = upstream.open_session();
+    let b = upstream.open_session();
+    server
+        .say(serde_json::json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"}))
+        .await;
+    for session in [&a, &b] {
+        let mut standalone = session.try_standalone().unwrap();
+        assert!(
+            session.try_standalone().is_none(),
+            "a second holder was allowed"
+        );
+        let message = next(&mut standalone).await;
+        assert_eq!(
+            message.method.as_deref(),
+            Some("notifications/tools/list_changed")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_exit_answers_every_request_in_flight() {
+    let (upstream, mut server) = started().await;
+    let session = upstream.open_session();
+    let mut stream = session
+        .request(request(3.into(), "tools/call", serde_json::json!({})))
+        .await;
+    let _ = server.next().await;
+    drop(server);
+    let answer = next(&mut stream).await;
+    assert_eq!(answer.id, Some(Id::Number(3)));
+    assert!(answer.error.unwrap().get().contains("exited"));
+    assert!(upstream.is_closed());
+    let mut after = session
+        .request(request(4.into(), "tools/list", serde_json::json!({})))
+        .await;
+    assert!(next(&mut after).await.error.is_some());
+}
+
+#[tokio::test]
+async fn cancellation_is_translated_to_the_upstream_id() {
+    let (upstream, mut server) = started().await;
+    let session = upstream.open_session();
+    let _stream = session
+        .request(request("c1".into(), "tools/call", serde_json::json!({})))
+        .await;
+    let sent = server.next().await;
+    let cancel = Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c1","reason":"user"}}"#).unwrap();
+    session.notify(cancel).await;
+    let forwarded = server.next().await;
+    assert_eq!(forwarded.param::<Id>("requestId"), sent.id);
+    assert_eq!(forwarded.param::<String>("reason").as_deref(), Some("user"));
+}
