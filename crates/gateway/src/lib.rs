@@ -1,1 +1,132 @@
-//! catwalk-gateway
+//! The HTTP front of every deployment: MCP Streamable HTTP at `/s/{name}/mcp`.
+//!
+//! The gateway authenticates each request through a [`Resolver`] (the server crate decides what a
+//! token means and which running server a deployment maps to), keeps client sessions, and turns a
+//! bridge session's message streams into HTTP responses: JSON when a request's answer comes alone,
+//! Server-Sent Events when the server sends something first (progress, a request to the client).
+//! It never knows how or where the server process runs.
+
+mod reply;
+mod sessions;
+mod streamable;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use catwalk_bridge::Upstream;
+use futures::future::BoxFuture;
+
+pub use sessions::Sessions;
+
+/// The path of a deployment's MCP endpoint, relative to Catwalk's base URL.
+pub fn endpoint_path(deployment: &str) -> String {
+    format!("/s/{deployment}/mcp")
+}
+
+/// Grants access to a deployment's running server.
+pub trait Resolver: Send + Sync + 'static {
+    /// Checks `token` (the bearer token of the request, if any) for `deployment` and returns its
+    /// running server. Called on every request, so a revoked token stops working at once.
+    fn resolve<'a>(
+        &'a self,
+        deployment: &'a str,
+        token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Access, Refusal>>;
+}
+
+/// What a request may use.
+pub struct Access {
+    pub upstream: Upstream,
+    /// Who is calling (for example a hash of the token). A session is bound to the principal that
+    /// created it: another principal presenting its id gets 404.
+    pub principal: String,
+}
+
+/// Why a request may not reach a deployment.
+#[derive(Debug)]
+pub enum Refusal {
+    NotFound,
+    Unauthorized,
+    /// The deployment exists but its server is not running (the reason is shown to the client).
+    Unavailable(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Origins a browser-based client may call from (`scheme://host[:port]`). A request with an
+    /// `Origin` header not in this list gets 403, against DNS rebinding.
+    pub allowed_origins: Vec<String>,
+    /// Interval of SSE keep-alive comments, so idle streams survive proxies.
+    pub keep_alive: Duration,
+    /// A session unused for this long is forgotten.
+    pub session_idle_timeout: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            allowed_origins: Vec::new(),
+            keep_alive: Duration::from_secs(15),
+            session_idle_timeout: Duration::from_secs(3600),
+        }
+    }
+}
+
+pub struct Gateway {
+    resolver: Arc<dyn Resolver>,
+    sessions: Sessions,
+    config: GatewayConfig,
+}
+
+impl Gateway {
+    pub fn new(resolver: Arc<dyn Resolver>, config: GatewayConfig) -> Arc<Gateway> {
+        Arc::new(Gateway {
+            resolver,
+            sessions: Sessions::default(),
+            config,
+        })
+    }
+
+    /// The routes of every deployment's endpoint.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(
+                "/s/{name}/mcp",
+                post(streamable::post)
+                    .get(streamable::get)
+                    .delete(streamable::delete),
+            )
+            .with_state(self.clone())
+    }
+
+    /// Forgets idle sessions now and then, for clients that never send DELETE.
+    pub fn spawn_session_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let gateway = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(gateway) = gateway.upgrade() else {
+                    return;
+                };
+                gateway
+                    .sessions
+                    .forget_idle(gateway.config.session_idle_timeout);
+            }
+        })
+    }
+
+    /// Ends every session of a deployment (it was removed or restarted).
+    pub fn end_sessions_of(&self, deployment: &str) {
+        self.sessions.forget_deployment(deployment);
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;

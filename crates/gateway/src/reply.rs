@@ -1,0 +1,146 @@
+//! Turning messages into HTTP responses: JSON bodies, SSE streams, and errors.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use catwalk_protocol::{Id, Kind, Message, codes};
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+pub const SESSION_HEADER: &str = "mcp-session-id";
+
+/// An HTTP error whose body is a JSON-RPC error without an id, as the transport spec allows.
+pub fn error(status: StatusCode, code: i64, message: &str) -> Response {
+    let body = Message::error(None, code, message).to_json();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+pub fn bad_request(message: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, message)
+}
+
+pub fn unauthorized() -> Response {
+    let mut response = error(
+        StatusCode::UNAUTHORIZED,
+        codes::INVALID_REQUEST,
+        "Unauthorized: send the deployment's access token as 'Authorization: Bearer TOKEN'",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"catwalk\""),
+    );
+    response
+}
+
+pub fn session_not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        codes::INVALID_REQUEST,
+        "Session not found: it ended or never existed; send a new initialize request",
+    )
+}
+
+pub fn json(message: &Message) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        message.to_json(),
+    )
+        .into_response()
+}
+
+pub fn accepted() -> Response {
+    StatusCode::ACCEPTED.into_response()
+}
+
+pub fn with_session(mut response: Response, session_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(session_id) {
+        response.headers_mut().insert(SESSION_HEADER, value);
+    }
+    response
+}
+
+/// The answer to one request: JSON when its response is the first thing the server sends, an SSE
+/// stream otherwise (the stream then carries the related messages and ends with the response).
+pub async fn answer(
+    mut messages: mpsc::Receiver<Message>,
+    id: Id,
+    keep_alive: Duration,
+) -> Response {
+    let Some(first) = messages.recv().await else {
+        return json(&lost(id));
+    };
+    if first.kind() == Kind::Response {
+        return json(&first);
+    }
+    let rest = futures::stream::unfold(Some(messages), move |state| {
+        let id = id.clone();
+        async move {
+            let mut messages = state?;
+            match messages.recv().await {
+                Some(message) if message.kind() == Kind::Response => Some((message, None)),
+                Some(message) => Some((message, Some(messages))),
+                None => Some((lost(id), None)),
+            }
+        }
+    });
+    sse(
+        futures::stream::once(async { first }).chain(rest),
+        keep_alive,
+    )
+}
+
+/// The answer to a batch holding requests: one SSE stream carrying every request's messages,
+/// ending when every request has its response.
+pub fn answer_batch(streams: Vec<mpsc::Receiver<Message>>, keep_alive: Duration) -> Response {
+    let merged = futures::stream::select_all(streams.into_iter().map(|messages| {
+        futures::stream::unfold(Some(messages), |state| async move {
+            let mut messages = state?;
+            let message = messages.recv().await?;
+            let more = (message.kind() != Kind::Response).then_some(messages);
+            Some((message, more))
+        })
+        .boxed()
+    }));
+    sse(merged, keep_alive)
+}
+
+pub fn sse(
+    messages: impl Stream<Item = Message> + Send + 'static,
+    keep_alive: Duration,
+) -> Response {
+    let events = messages.map(|message| {
+        Ok::<_, Infallible>(Event::default().event("message").data(message.to_json()))
+    });
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(keep_alive))
+        .into_response();
+    // Proxies such as nginx would otherwise hold the stream back.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// The error a request gets when its stream ends without an answer (the bridge dropped it).
+fn lost(id: Id) -> Message {
+    Message::error(
+        Some(id),
+        codes::SERVER_UNAVAILABLE,
+        "the MCP server stopped before answering",
+    )
+}

@@ -1,0 +1,102 @@
+//! Client sessions of the legacy (2025-03-26 to 2025-11-25) Streamable HTTP era.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use catwalk_bridge::Session;
+use rand::RngCore;
+
+/// One client's session: which deployment and principal it belongs to, and its bridge session.
+pub struct ClientSession {
+    pub deployment: String,
+    pub principal: String,
+    pub protocol_version: String,
+    pub bridge: Session,
+    last_used: Mutex<Instant>,
+}
+
+impl ClientSession {
+    pub fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
+    }
+}
+
+#[derive(Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<String, Arc<ClientSession>>>,
+}
+
+impl Sessions {
+    /// Creates a session and returns its id: 256 random bits from the OS, as hex (visible ASCII,
+    /// as the spec requires, and unguessable).
+    pub fn create(
+        &self,
+        deployment: &str,
+        principal: &str,
+        protocol_version: String,
+        bridge: Session,
+    ) -> String {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let id = hex::encode(bytes);
+        let session = Arc::new(ClientSession {
+            deployment: deployment.to_string(),
+            principal: principal.to_string(),
+            protocol_version,
+            bridge,
+            last_used: Mutex::new(Instant::now()),
+        });
+        self.lock().insert(id.clone(), session);
+        id
+    }
+
+    /// The session with this id, if it exists, belongs to this deployment and principal, and its
+    /// server is still the one it was opened on. A session whose server has gone is ended here:
+    /// the client gets 404 and starts a new one, as the spec prescribes.
+    pub fn find(&self, id: &str, deployment: &str, principal: &str) -> Option<Arc<ClientSession>> {
+        let mut map = self.lock();
+        let session = map.get(id)?;
+        if session.bridge.upstream().is_closed() {
+            map.remove(id);
+            return None;
+        }
+        if session.deployment != deployment || session.principal != principal {
+            return None;
+        }
+        session.touch();
+        Some(session.clone())
+    }
+
+    pub fn remove(&self, id: &str) -> bool {
+        self.lock().remove(id).is_some()
+    }
+
+    pub fn forget_idle(&self, idle_timeout: Duration) {
+        self.lock()
+            .retain(|_, s| s.idle_for() < idle_timeout && !s.bridge.upstream().is_closed());
+    }
+
+    pub fn forget_deployment(&self, deployment: &str) {
+        self.lock().retain(|_, s| s.deployment != deployment);
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<ClientSession>>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,267 @@
+//! The Streamable HTTP handlers: POST (messages), GET (the server's own stream), DELETE (end).
+
+// The checks below return the finished HTTP response as their error, once per request; boxing it
+// would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use catwalk_protocol::{Body, Kind, Message, codes};
+
+use crate::reply::{self, SESSION_HEADER};
+use crate::sessions::ClientSession;
+use crate::{Access, Gateway, Refusal};
+
+const VERSION_HEADER: &str = "mcp-protocol-version";
+/// What the spec says to assume when a client sends no version header.
+const DEFAULT_VERSION: &str = "2025-03-26";
+
+pub async fn post(
+    State(gateway): State<Arc<Gateway>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let access = match admit(&gateway, &name, &headers).await {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    if !accepts(&headers, "application/json") || !accepts(&headers, "text/event-stream") {
+        return reply::error(
+            StatusCode::NOT_ACCEPTABLE,
+            codes::INVALID_REQUEST,
+            "Not Acceptable: the client must accept both application/json and text/event-stream",
+        );
+    }
+    if !is_json(&headers) {
+        return reply::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::INVALID_REQUEST,
+            "Unsupported Media Type: Content-Type must be application/json",
+        );
+    }
+    let body = match Body::parse(&body) {
+        Ok(body) => body,
+        Err(error) => {
+            return reply::error(StatusCode::BAD_REQUEST, error.code(), &error.to_string());
+        }
+    };
+    let messages = match body {
+        Body::Single(message) if message.method.as_deref() == Some("initialize") => {
+            if headers.contains_key(SESSION_HEADER) {
+                return reply::bad_request(
+                    "Bad Request: initialize starts a new session; send it without Mcp-Session-Id",
+                );
+            }
+            return initialize(&gateway, &name, access, message).await;
+        }
+        Body::Single(message) => vec![message],
+        Body::Batch(messages) => messages,
+    };
+    let session = match session(&gateway, &name, &access, &headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    if let Err(response) = check_version(&headers) {
+        return response;
+    }
+    if messages.len() > 1 && session.protocol_version != "2025-03-26" {
+        return reply::bad_request(
+            "Bad Request: JSON-RPC batches are only allowed in protocol version 2025-03-26",
+        );
+    }
+    if messages
+        .iter()
+        .any(|m| m.method.as_deref() == Some("initialize"))
+    {
+        return reply::bad_request("Bad Request: the session is already initialized");
+    }
+
+    let mut streams = Vec::new();
+    let mut first_id = None;
+    for message in messages {
+        match message.kind() {
+            Kind::Request => {
+                first_id.get_or_insert_with(|| message.id.clone().expect("requests have ids"));
+                streams.push(session.bridge.request(message).await);
+            }
+            Kind::Notification => session.bridge.notify(message).await,
+            Kind::Response => session.bridge.respond(message).await,
+        }
+    }
+    let keep_alive = gateway.config.keep_alive;
+    match (streams.len(), first_id) {
+        (0, _) => reply::accepted(),
+        (1, Some(id)) => reply::answer(streams.pop().expect("one stream"), id, keep_alive).await,
+        _ => reply::answer_batch(streams, keep_alive),
+    }
+}
+
+pub async fn get(
+    State(gateway): State<Arc<Gateway>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let access = match admit(&gateway, &name, &headers).await {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    if !accepts(&headers, "text/event-stream") {
+        return reply::error(
+            StatusCode::NOT_ACCEPTABLE,
+            codes::INVALID_REQUEST,
+            "Not Acceptable: the client must accept text/event-stream",
+        );
+    }
+    let session = match session(&gateway, &name, &access, &headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    if let Err(response) = check_version(&headers) {
+        return response;
+    }
+    let Some(standalone) = session.bridge.try_standalone() else {
+        return reply::error(
+            StatusCode::CONFLICT,
+            codes::INVALID_REQUEST,
+            "Conflict: only one SSE stream is allowed per session",
+        );
+    };
+    // The stream owns the guard: when the client disconnects, the session may open another.
+    let messages = futures::stream::unfold(standalone, |mut standalone| async move {
+        let message = standalone.recv().await?;
+        Some((message, standalone))
+    });
+    reply::sse(messages, gateway.config.keep_alive)
+}
+
+pub async fn delete(
+    State(gateway): State<Arc<Gateway>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let access = match admit(&gateway, &name, &headers).await {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
+    let session = match session(&gateway, &name, &access, &headers) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let id = header_str(&headers, SESSION_HEADER).unwrap_or_default();
+    gateway.sessions.remove(id);
+    drop(session);
+    StatusCode::OK.into_response()
+}
+
+async fn initialize(gateway: &Gateway, name: &str, access: Access, message: Message) -> Response {
+    let id = message.id.clone().expect("initialize is a request");
+    let bridge = access.upstream.open_session();
+    let mut answer = bridge.request(message).await;
+    let Some(response) = answer.recv().await else {
+        return reply::json(&Message::error(
+            Some(id),
+            codes::SERVER_UNAVAILABLE,
+            "the MCP server stopped before answering",
+        ));
+    };
+    if response.error.is_some() {
+        return reply::json(&response);
+    }
+    let version = response
+        .result_field::<String>("protocolVersion")
+        .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+    let session_id = gateway
+        .sessions
+        .create(name, &access.principal, version, bridge);
+    reply::with_session(reply::json(&response), &session_id)
+}
+
+/// Origin check, then authentication through the resolver.
+async fn admit(gateway: &Gateway, name: &str, headers: &HeaderMap) -> Result<Access, Response> {
+    if let Some(origin) = header_str(headers, header::ORIGIN.as_str())
+        && !gateway
+            .config
+            .allowed_origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    {
+        return Err(reply::error(
+            StatusCode::FORBIDDEN,
+            codes::INVALID_REQUEST,
+            "Forbidden: this Origin may not call Catwalk",
+        ));
+    }
+    let token = header_str(headers, header::AUTHORIZATION.as_str()).and_then(|value| {
+        let (scheme, token) = value.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    match gateway.resolver.resolve(name, token).await {
+        Ok(access) => Ok(access),
+        Err(Refusal::Unauthorized) => Err(reply::unauthorized()),
+        Err(Refusal::NotFound) => Err(reply::error(
+            StatusCode::NOT_FOUND,
+            codes::INVALID_REQUEST,
+            &format!("Not Found: no deployment named {name:?}"),
+        )),
+        Err(Refusal::Unavailable(reason)) => Err(reply::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::SERVER_UNAVAILABLE,
+            &format!("Service Unavailable: the deployment's server is not running ({reason})"),
+        )),
+    }
+}
+
+fn session(
+    gateway: &Gateway,
+    name: &str,
+    access: &Access,
+    headers: &HeaderMap,
+) -> Result<Arc<ClientSession>, Response> {
+    let Some(id) = header_str(headers, SESSION_HEADER) else {
+        return Err(reply::bad_request(
+            "Bad Request: Mcp-Session-Id header is required (send initialize first)",
+        ));
+    };
+    gateway
+        .sessions
+        .find(id, name, &access.principal)
+        .ok_or_else(reply::session_not_found)
+}
+
+/// A missing header means 2025-03-26 (the spec's default); another supported version than the
+/// session's is let through, since the messages Catwalk relays are the same.
+fn check_version(headers: &HeaderMap) -> Result<(), Response> {
+    match header_str(headers, VERSION_HEADER) {
+        Some(version) if !catwalk_protocol::is_supported_version(version) => {
+            Err(reply::bad_request(&format!(
+                "Bad Request: Unsupported protocol version: {version} (supported versions: {})",
+                catwalk_protocol::SUPPORTED_VERSIONS.join(", ")
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
+    headers.get_all(header::ACCEPT).iter().any(|value| {
+        value.to_str().unwrap_or("").split(',').any(|item| {
+            let item = item.split(';').next().unwrap_or("").trim();
+            item.eq_ignore_ascii_case(media_type) || item == "*/*"
+        })
+    })
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    header_str(headers, header::CONTENT_TYPE.as_str())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}

@@ -1,0 +1,344 @@
+//! The gateway's HTTP behaviour, driven through its router with a scripted stdio peer behind the
+//! bridge (the test plays the server's part; the gateway and bridge are the real ones).
+
+use super::*;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use catwalk_protocol::Message;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tower::ServiceExt;
+
+const TOKEN: &str = "good-token";
+
+struct OneDeployment {
+    upstream: Upstream,
+}
+
+impl Resolver for OneDeployment {
+    fn resolve<'a>(
+        &'a self,
+        deployment: &'a str,
+        token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Access, Refusal>> {
+        Box::pin(async move {
+            if deployment != "demo" {
+                return Err(Refusal::NotFound);
+            }
+            match token {
+                Some(t) if t == TOKEN || t == "other-token" => Ok(Access {
+                    upstream: self.upstream.clone(),
+                    principal: t.to_string(),
+                }),
+                _ => Err(Refusal::Unauthorized),
+            }
+        })
+    }
+}
+
+/// A tiny scripted server: answers `tools/call` of `echo` with its argument, and `slow` with a
+/// progress notification first.
+async fn scripted_server() -> Upstream {
+    let (to_server, mut from_bridge) = mpsc::channel::<String>(64);
+    let (to_bridge, from_server) = mpsc::channel::<String>(64);
+    tokio::spawn(async move {
+        while let Some(line) = from_bridge.recv().await {
+            let message = Message::parse(line.as_bytes()).unwrap();
+            let Some(id) = message.id.clone() else {
+                continue;
+            };
+            let reply = match message.method.as_deref() {
+                Some("initialize") => {
+                    json!({"jsonrpc":"2.0","id":id,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}}})
+                }
+                Some("tools/call")
+                    if message.param::<String>("name").as_deref() == Some("slow") =>
+                {
+                    let token = message.param::<Value>("_meta").unwrap()["progressToken"].clone();
+                    let progress = json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":token,"progress":1}});
+                    to_bridge.send(progress.to_string()).await.unwrap();
+                    json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":"slow done"}]}})
+                }
+                Some("tools/call") => {
+                    let text = message.param::<Value>("arguments").unwrap()["message"].clone();
+                    json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":text}]}})
+                }
+                _ => json!({"jsonrpc":"2.0","id":id,"result":{}}),
+            };
+            to_bridge.send(reply.to_string()).await.unwrap();
+        }
+    });
+    Upstream::start(to_server, from_server, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .0
+}
+
+async fn app() -> Router {
+    let upstream = scripted_server().await;
+    let config = GatewayConfig {
+        allowed_origins: vec!["http://127.0.0.1:7411".into()],
+        ..GatewayConfig::default()
+    };
+    Gateway::new(Arc::new(OneDeployment { upstream }), config).router()
+}
+
+fn post() -> axum::http::request::Builder {
+    Request::post("/s/demo/mcp")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+const INIT: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+
+async fn open(app: &Router) -> String {
+    let (status, headers, body) = send(app, post().body(Body::from(INIT)).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("scripted"));
+    headers["mcp-session-id"].to_str().unwrap().to_string()
+}
+
+fn call(session: &str, id: i64, tool: &str, message: &str) -> Request<Body> {
+    let body = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":{"message":message},"_meta":{"progressToken":"p"}}}).to_string();
+    post()
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_session_lists_and_calls_through_json() {
+    let app = app().await;
+    let session = open(&app).await;
+    assert_eq!(session.len(), 64);
+    let (status, headers, body) = send(&app, call(&session, 1, "echo", "hello")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/json");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["id"], 1);
+    assert_eq!(answer["result"]["content"][0]["text"], "hello");
+}
+
+#[tokio::test]
+async fn progress_turns_the_answer_into_an_sse_stream() {
+    let app = app().await;
+    let session = open(&app).await;
+    let (status, headers, body) = send(&app, call(&session, 2, "slow", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let progress = body.find("notifications/progress").expect(&body);
+    let done = body.find("slow done").expect(&body);
+    assert!(progress < done, "{body}");
+    assert!(body.contains(r#""progressToken":"p""#), "{body}");
+}
+
+#[tokio::test]
+async fn notifications_get_202() {
+    let app = app().await;
+    let session = open(&app).await;
+    let body = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let (status, _, text) = send(
+        &app,
+        post()
+            .header("mcp-session-id", &session)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(text.is_empty());
+}
+
+#[tokio::test]
+async fn bad_requests_get_precise_errors() {
+    let app = app().await;
+    let session = open(&app).await;
+
+    let (status, _, body) = send(
+        &app,
+        post()
+            .header("mcp-session-id", &session)
+            .body(Body::from("{oops"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
+        -32700
+    );
+
+    let no_accept = Request::post("/s/demo/mcp")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(Body::from(INIT))
+        .unwrap();
+    assert_eq!(send(&app, no_accept).await.0, StatusCode::NOT_ACCEPTABLE);
+
+    let text = post().header("content-type", "text/plain");
+    let mut request = text.body(Body::from(INIT)).unwrap();
+    request
+        .headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
+    assert_eq!(
+        send(&app, request).await.0,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+
+    let list = r#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#;
+    let (status, _, body) = send(&app, post().body(Body::from(list)).unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("Mcp-Session-Id"));
+
+    let (status, _, _) = send(
+        &app,
+        post()
+            .header("mcp-session-id", "nope")
+            .body(Body::from(list))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _, body) = send(
+        &app,
+        post()
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "1999-01-01")
+            .body(Body::from(list))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("Unsupported protocol version"));
+
+    let batch = format!("[{list},{list}]");
+    let (status, _, body) = send(
+        &app,
+        post()
+            .header("mcp-session-id", &session)
+            .body(Body::from(batch.clone()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("batches"), "{body}");
+}
+
+#[tokio::test]
+async fn tokens_and_origins_are_checked() {
+    let app = app().await;
+    let missing = Request::post("/s/demo/mcp")
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(Body::from(INIT))
+        .unwrap();
+    let (status, headers, _) = send(&app, missing).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.contains_key("www-authenticate"));
+
+    let mut wrong = post().body(Body::from(INIT)).unwrap();
+    wrong
+        .headers_mut()
+        .insert("authorization", "Bearer bad".parse().unwrap());
+    assert_eq!(send(&app, wrong).await.0, StatusCode::UNAUTHORIZED);
+
+    let unknown = Request::post("/s/ghost/mcp")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from(INIT))
+        .unwrap();
+    assert_eq!(send(&app, unknown).await.0, StatusCode::NOT_FOUND);
+
+    let evil = post()
+        .header("origin", "http://evil.example")
+        .body(Body::from(INIT))
+        .unwrap();
+    assert_eq!(send(&app, evil).await.0, StatusCode::FORBIDDEN);
+    let good = post()
+        .header("origin", "http://127.0.0.1:7411")
+        .body(Body::from(INIT))
+        .unwrap();
+    assert_eq!(send(&app, good).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_its_principal_and_ends_with_delete() {
+    let app = app().await;
+    let session = open(&app).await;
+    let mut stolen = call(&session, 1, "echo", "x");
+    stolen
+        .headers_mut()
+        .insert("authorization", "Bearer other-token".parse().unwrap());
+    assert_eq!(send(&app, stolen).await.0, StatusCode::NOT_FOUND);
+
+    let delete = Request::delete("/s/demo/mcp")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("mcp-session-id", &session)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, delete).await.0, StatusCode::OK);
+    assert_eq!(
+        send(&app, call(&session, 1, "echo", "x")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn one_get_stream_per_session() {
+    let app = app().await;
+    let session = open(&app).await;
+    let get = || {
+        Request::get("/s/demo/mcp")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &session)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let first = app.clone().oneshot(get()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let (status, _, _) = send(&app, get()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    drop(first);
+    let again = app.clone().oneshot(get()).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn interleaved_sessions_over_http_get_their_own_answers() {
+    let app = app().await;
+    let a = open(&app).await;
+    let b = open(&app).await;
+    let mut calls = Vec::new();
+    for i in 0..20 {
+        let (session, who) = if i % 2 == 0 { (&a, "a") } else { (&b, "b") };
+        let app = app.clone();
+        let request = call(session, 7, "echo", &format!("{who}-{i}"));
+        calls.push(tokio::spawn(
+            async move { (who, i, send(&app, request).await) },
+        ));
+    }
+    for call in calls {
+        let (who, i, (status, _, body)) = call.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["id"], 7);
+        assert_eq!(answer["result"]["content"][0]["text"], format!("{who}-{i}"));
+    }
+}
