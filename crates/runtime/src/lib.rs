@@ -1,1 +1,24 @@
-//! catwalk-runtime
+//! The local runtime: install MCP server packages once into a cache, and run stdio MCP servers as
+//! child processes that Catwalk fully owns.
+//!
+//! Two independent halves:
+//!
+//! - [`Installer`] turns `npm:<name>@<version>` or `pypi:<name>==<version>` (or a local folder)
+//!   into an executable on disk, once per version, so that starting or waking a server never
+//!   needs the network.
+//! - [`spawn`] starts one server process with exactly the environment it is given, exposes its
+//!   stdin and stdout as channels of lines, sends its stderr to a [`LogSink`], and [`Instance::stop`]
+//!   takes down the whole process group.
+//!
+//! Deliberately absent for now (the shapes leave room for them): sandboxing with bubblewrap
+//! (it will wrap [`ProcessSpec`] into a `bwrap` invocation), health checks, restarts with
+//! backoff and scale to zero (a supervisor built on [`Instance::take_exit`] and
+//! [`Instance::stop`]). This crate knows nothing about HTTP or MCP sessions.
+
+mod error;
+mod install;
+mod process;
+
+pub use error::RuntimeError;
+pub use install::{Installed, Installer, PackageKind, PackageToInstall};
+pub use process::{ExitInfo, Instance, LogSink, ProcessSpec, base_env, spawn};
