@@ -143,6 +143,9 @@ impl Installer {
 
         let lock = self.lock_for(&prefix);
         let _guard = lock.lock().await;
+        // Several Catwalk processes may share one cache (tests do; so may a user's instances):
+        // a file lock next to the entry keeps them from installing into it at the same time.
+        let _file_lock = lock_file(&prefix).await.map_err(fail)?;
 
         if prefix.join(MARKER).exists() {
             progress(&format!("cached: {} in {}", pkg.label(), prefix.display()));
@@ -251,4 +254,27 @@ fn available_commands(kind: PackageKind, bin_dir: &Path) -> Vec<String> {
         .collect();
     commands.sort();
     commands
+}
+
+/// Takes an exclusive `flock` on `<prefix>.lock`, waiting for another process to release it.
+async fn lock_file(prefix: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, String> {
+    let mut path = prefix.as_os_str().to_owned();
+    path.push(".lock");
+    let path = PathBuf::from(path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+    tokio::task::spawn_blocking(move || {
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, errno)| format!("cannot lock {}: {errno}", path.display()))
+    })
+    .await
+    .map_err(|error| format!("the cache lock task failed: {error}"))?
 }
