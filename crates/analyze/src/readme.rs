@@ -1,0 +1,306 @@
+//! Environment variables documented in a README (Markdown or reStructuredText, or the long
+//! description inside a wheel's `METADATA`).
+//!
+//! Recognised: `"env": { "X": ... }` blocks of client config examples, `export X=`, `X=value`
+//! lines and `-e X` in code blocks, Markdown table rows and list items naming an
+//! `UPPER_SNAKE` variable under a heading or header that talks about the environment, and prose
+//! lines such as "set the `X` environment variable". Outside the `env` blocks and code, a
+//! variable must contain an underscore, so that words such as `API` or `JSON` are not taken.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::env::{Finding, Origin, is_candidate};
+use crate::files::line_at;
+use crate::spec::Evidence;
+
+static ENV_BLOCK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""env"\s*:\s*\{([^{}]*)\}"#).unwrap());
+static ENV_BLOCK_KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""([A-Za-z_][A-Za-z0-9_]*)"\s*:"#).unwrap());
+static CODE_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:\$\s+)?(?:export\s+|set\s+|\$env:)?([A-Z][A-Z0-9_]*)=").unwrap()
+});
+static PREFIX_ASSIGN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\s)([A-Z][A-Z0-9_]*)=\S*").unwrap());
+static DASH_E: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|[\s"'\[,])(?:-e|--env)["']?[\s,]+["']?([A-Z][A-Z0-9_]*)\b"#).unwrap()
+});
+static SNAKE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b([A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9])\b").unwrap());
+static LIST_ITEM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:[-*+]|\d+\.)\s+[`*_]*([A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9])[`*_]*\s*(?:\(([^)]*)\))?\s*(?:[:\-–—=]\s*(.*))?$").unwrap()
+});
+static PROSE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)`([A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9])`|\b([A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9])\s+(?:env(?:ironment)?\s+var)").unwrap()
+});
+static ENV_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\benv\b|environment|variables?|api[ _-]?keys?|\btokens?\b|credentials?|secrets?|configuration|\bconfig\b").unwrap()
+});
+
+/// All documented variables in one README.
+pub(crate) fn find(file: &str, text: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for block in ENV_BLOCK.captures_iter(text) {
+        let inner = block.get(1).expect("group 1 always matches");
+        for key in ENV_BLOCK_KEY.captures_iter(inner.as_str()) {
+            let name = key.get(1).expect("group 1 always matches");
+            let line = line_at(text, inner.start() + name.start());
+            findings.push(Finding::new(
+                name.as_str(),
+                Origin::Readme,
+                Evidence::new(
+                    file,
+                    Some(line),
+                    "in an \"env\" block of a README config example",
+                ),
+            ));
+        }
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let mut in_code = false;
+    let mut heading = String::new();
+    let mut table: Option<Table> = None;
+    for (index, raw_line) in lines.iter().enumerate() {
+        let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let trimmed = raw_line.trim();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code || raw_line.starts_with("    ") && !trimmed.starts_with(['-', '*', '|']) {
+            code_line(file, raw_line, line_no, &mut findings);
+            continue;
+        }
+        if let Some(title) = trimmed.strip_prefix('#') {
+            heading = title.trim_start_matches('#').trim().to_string();
+            table = None;
+            continue;
+        }
+        // reStructuredText headings are underlined on the next line.
+        if lines
+            .get(index + 1)
+            .is_some_and(|next| is_rst_underline(next, trimmed))
+        {
+            heading = trimmed.to_string();
+            continue;
+        }
+        if trimmed.starts_with('|') {
+            let cells = split_row(trimmed);
+            if cells
+                .iter()
+                .all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+            {
+                continue;
+            }
+            let Some(current) = table.as_mut() else {
+                let context = format!("{heading} {} {}", preceding(&lines, index, 3), trimmed);
+                table = Some(Table::new(cells, ENV_WORDS.is_match(&context)));
+                continue;
+            };
+            if let Some(finding) = current.row(file, &cells, line_no) {
+                findings.push(finding);
+            }
+            continue;
+        }
+        table = None;
+        let context_ok = ENV_WORDS.is_match(&heading) || ENV_WORDS.is_match(trimmed);
+        if let Some(item) = LIST_ITEM.captures(trimmed) {
+            // A list item that starts with a `CODE` or **bold** UPPER_SNAKE name is a variable
+            // list whatever its heading says; a bare name needs an environment-related context.
+            let name_start = item.get(1).map_or(0, |m| m.start());
+            let marked = trimmed[..name_start].ends_with(['`', '*', '_']);
+            if marked || context_ok || ENV_WORDS.is_match(&preceding(&lines, index, 2)) {
+                let name = &item[1];
+                let extra = item.get(2).map(|m| m.as_str()).unwrap_or("");
+                let rest = item.get(3).map(|m| m.as_str()).unwrap_or("");
+                let description = clean(rest);
+                let mut finding = Finding::new(
+                    name,
+                    Origin::Readme,
+                    Evidence::new(file, Some(line_no), "listed in the README"),
+                );
+                finding.required = required_words(&format!("{extra} {rest}"));
+                finding.description = Some(description).filter(|d| !d.is_empty());
+                findings.push(finding);
+                continue;
+            }
+        }
+        if ENV_WORDS.is_match(trimmed) || ENV_WORDS.is_match(&heading) {
+            for captures in PROSE.captures_iter(trimmed) {
+                let Some(name) = captures.get(1).or(captures.get(2)) else {
+                    continue;
+                };
+                let mut finding = Finding::new(
+                    name.as_str(),
+                    Origin::Readme,
+                    Evidence::new(file, Some(line_no), "mentioned in the README"),
+                );
+                finding.required = required_words(trimmed);
+                finding.description = Some(clean(trimmed)).filter(|d| !d.is_empty());
+                findings.push(finding);
+            }
+        }
+    }
+    findings.retain(|f| is_candidate(&f.name));
+    findings.sort_by_key(|f| f.evidence.line);
+    findings
+}
+
+/// Shell and dotenv lines inside code blocks.
+fn code_line(file: &str, line: &str, line_no: u32, findings: &mut Vec<Finding>) {
+    let mut push = |name: &str, note: &str| {
+        if !findings
+            .iter()
+            .any(|f| f.name == name && f.evidence.line == Some(line_no))
+        {
+            findings.push(Finding::new(
+                name,
+                Origin::Readme,
+                Evidence::new(file, Some(line_no), note),
+            ));
+        }
+    };
+    if let Some(c) = CODE_ASSIGN.captures(line) {
+        push(&c[1], "set in a README shell example");
+    }
+    // `A=1 B=2 npx some-server`: variables prefixed to a command.
+    let command_line = line.trim_start().trim_start_matches("$ ");
+    if command_line
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| PREFIX_ASSIGN.is_match(w))
+    {
+        for c in PREFIX_ASSIGN.captures_iter(command_line) {
+            push(&c[1], "set in a README shell example");
+        }
+    }
+    for c in DASH_E.captures_iter(line) {
+        push(&c[1], "passed with -e in a README example");
+    }
+}
+
+/// A Markdown table under an environment-related heading.
+struct Table {
+    header: Vec<String>,
+    relevant: bool,
+}
+
+impl Table {
+    fn new(header: Vec<String>, context_relevant: bool) -> Table {
+        let header: Vec<String> = header.iter().map(|h| h.to_ascii_lowercase()).collect();
+        let relevant = context_relevant || header.iter().any(|h| ENV_WORDS.is_match(h));
+        Table { header, relevant }
+    }
+
+    fn column(&self, words: &[&str]) -> Option<usize> {
+        self.header
+            .iter()
+            .position(|h| words.iter().any(|w| h.contains(w)))
+    }
+
+    fn row(&self, file: &str, cells: &[String], line_no: u32) -> Option<Finding> {
+        if !self.relevant {
+            return None;
+        }
+        let (name_col, name) = cells.iter().enumerate().find_map(|(i, c)| {
+            let bare = c.trim().trim_matches(['`', '*', '_', ' ']);
+            SNAKE
+                .captures(bare)
+                .filter(|m| m.get(0).map(|g| g.as_str()) == Some(bare))
+                .map(|_| (i, bare.to_string()))
+        })?;
+        let required_col = self.column(&["required", "mandatory"]);
+        let default_col = self.column(&["default"]);
+        let description_col = self
+            .column(&["description", "purpose", "meaning", "notes", "what"])
+            .or_else(|| {
+                (0..cells.len())
+                    .find(|i| *i != name_col && Some(*i) != required_col && Some(*i) != default_col)
+            });
+        let mut finding = Finding::new(
+            &name,
+            Origin::Readme,
+            Evidence::new(file, Some(line_no), "in a README table"),
+        );
+        finding.description = description_col
+            .and_then(|i| cells.get(i))
+            .map(|c| clean(c))
+            .filter(|d| !d.is_empty());
+        finding.required = match required_col.and_then(|i| cells.get(i)) {
+            Some(cell) => yes_no(cell),
+            None => required_words(&cells.join(" ")),
+        };
+        finding.default = default_col
+            .and_then(|i| cells.get(i))
+            .map(|c| c.trim().trim_matches('`').trim().to_string())
+            .filter(|d| {
+                !d.is_empty()
+                    && !matches!(
+                        d.to_ascii_lowercase().as_str(),
+                        "-" | "—" | "none" | "n/a" | "(none)"
+                    )
+            });
+        Some(finding)
+    }
+}
+
+fn split_row(row: &str) -> Vec<String> {
+    let inner = row.trim().trim_start_matches('|').trim_end_matches('|');
+    inner.split('|').map(|c| c.trim().to_string()).collect()
+}
+
+fn yes_no(cell: &str) -> Option<bool> {
+    let lower = cell.trim().trim_matches(['*', '`']).to_ascii_lowercase();
+    if ["yes", "true", "required", "✅", "✓", "✔", "x", "y"].contains(&lower.as_str())
+        || lower.starts_with("yes")
+    {
+        Some(true)
+    } else if ["no", "false", "optional", "❌", "-", "n"].contains(&lower.as_str())
+        || lower.starts_with("no")
+    {
+        Some(false)
+    } else {
+        required_words(&lower)
+    }
+}
+
+/// "required" / "must" make it required, "optional" makes it optional; otherwise unknown.
+fn required_words(text: &str) -> Option<bool> {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("optional") || lower.contains("not required") {
+        Some(false)
+    } else if lower.contains("required") || lower.contains("mandatory") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// The `count` lines before `index`, joined.
+fn preceding(lines: &[&str], index: usize, count: usize) -> String {
+    lines[index.saturating_sub(count)..index].join(" ")
+}
+
+fn is_rst_underline(next: &str, title: &str) -> bool {
+    let next = next.trim();
+    !title.is_empty()
+        && next.len() >= 3
+        && next.len() >= title.chars().count().min(3)
+        && next.chars().all(|c| matches!(c, '=' | '-' | '~' | '^'))
+        && !title.starts_with(['|', '-', '*'])
+}
+
+/// Markdown emphasis and code marks removed, whitespace collapsed, at most 300 characters.
+fn clean(text: &str) -> String {
+    let without: String = text.chars().filter(|c| !matches!(c, '`' | '*')).collect();
+    let collapsed = without.split_whitespace().collect::<Vec<_>>().join(" ");
+    let trimmed = collapsed.trim_matches([' ', '-', ':', '|']).to_string();
+    if trimmed.chars().count() > 300 {
+        let cut: String = trimmed.chars().take(297).collect();
+        format!("{cut}...")
+    } else {
+        trimmed
+    }
+}
