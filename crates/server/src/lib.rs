@@ -1,7 +1,24 @@
 //! catwalk-server: the REST API, the dashboard, and the wiring of every part.
+//!
+//! `serve` opens the data directory, the vault and the store, brings every deployment back to
+//! life, and serves three things on one address: the dashboard at `/`, the REST API under `/api`
+//! (see docs/API.md), and each deployment's MCP endpoint under `/s/{name}/mcp` (the gateway).
+
+mod api;
+mod configs;
+mod dashboard;
+mod deployments;
+mod logs;
+mod resolver;
+mod setup;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+pub use setup::{ADMIN_TOKEN_FILE, DATABASE_FILE};
 
 /// Resolved settings for `catwalk serve`.
 #[derive(Clone, Debug)]
@@ -12,12 +29,39 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The base URL clients reach Catwalk at; `None`: `http://<listen>`.
     pub public_url: Option<String>,
+    /// Installed packages and fetched sources; `None`: `<data_dir>/cache`.
+    pub cache_dir: Option<PathBuf>,
 }
 
-/// The file in the data directory that holds the admin token for the local CLI.
-pub const ADMIN_TOKEN_FILE: &str = "admin-token";
-
+/// Runs Catwalk until SIGINT or SIGTERM, then stops every server process it started.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let _ = config;
-    todo!()
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let app = setup::App::open(&config, listener.local_addr()?).await?;
+    let router = app.router();
+    tracing::info!(
+        "Catwalk is listening on {}; dashboard at {}/ (the admin token is in {})",
+        listener.local_addr()?,
+        app.public_url,
+        config.data_dir.join(ADMIN_TOKEN_FILE).display()
+    );
+    let manager = Arc::clone(&app.deployments);
+    manager.restore().await;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("stopping every deployment's server");
+    manager.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
 }

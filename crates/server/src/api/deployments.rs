@@ -1,0 +1,163 @@
+//! The deployment routes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiError;
+use crate::configs::client_configs;
+use crate::setup::App;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Deserialize)]
+pub struct AnalyzeBody {
+    source: String,
+}
+
+#[derive(Deserialize)]
+pub struct CreateBody {
+    source: String,
+    name: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+pub struct Page {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+fn body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
+    body.map(|Json(b)| b)
+        .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+}
+
+pub async fn analyze(
+    State(app): State<Arc<App>>,
+    request: Result<Json<AnalyzeBody>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let request = body(request)?;
+    let spec = app.deployments.analyze(request.source.trim()).await?;
+    Ok(Json(serde_json::to_value(spec).expect("specs serialize")))
+}
+
+pub async fn create(
+    State(app): State<Arc<App>>,
+    request: Result<Json<CreateBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let request = body(request)?;
+    let created = app
+        .deployments
+        .create(request.source.trim(), request.name, request.env)
+        .await?;
+    let name = created.deployment.name.clone();
+    let endpoint = app.deployments.endpoint(&name);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "deployment": view(&app, &created.deployment),
+            "token": created.token,
+            "endpoint": endpoint,
+            "configs": client_configs(&name, &endpoint, &created.token),
+        })),
+    ))
+}
+
+pub async fn list(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<Value>>> {
+    let deployments = app.store.list_deployments().await?;
+    Ok(Json(deployments.iter().map(|d| view(&app, d)).collect()))
+}
+
+pub async fn show(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    match app.store.get_deployment(&name).await? {
+        Some(deployment) => Ok(Json(view(&app, &deployment))),
+        None => Err(ApiError::no_deployment(&name)),
+    }
+}
+
+pub async fn remove(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    if app.deployments.remove(&name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::no_deployment(&name))
+    }
+}
+
+pub async fn rotate_token(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let Some(token) = app.deployments.rotate_token(&name).await? else {
+        return Err(ApiError::no_deployment(&name));
+    };
+    let endpoint = app.deployments.endpoint(&name);
+    Ok(Json(json!({
+        "token": token,
+        "endpoint": endpoint,
+        "configs": client_configs(&name, &endpoint, &token),
+    })))
+}
+
+pub async fn events(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    exists(&app, &name).await?;
+    let events = app
+        .store
+        .events_after(&name, page.after, page.limit.unwrap_or(100).clamp(1, 1000))
+        .await?;
+    Ok(Json(
+        serde_json::to_value(events).expect("events serialize"),
+    ))
+}
+
+pub async fn logs(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    exists(&app, &name).await?;
+    let logs = app
+        .store
+        .logs_after(&name, page.after, page.limit.unwrap_or(200).clamp(1, 5000))
+        .await?;
+    Ok(Json(serde_json::to_value(logs).expect("logs serialize")))
+}
+
+async fn exists(app: &App, name: &str) -> ApiResult<()> {
+    match app.store.get_deployment(name).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::no_deployment(name)),
+    }
+}
+
+/// A deployment as the API shows it: never its token hash or credentials.
+fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
+    let spec: Value = serde_json::from_str(&deployment.spec_json).unwrap_or(Value::Null);
+    json!({
+        "id": deployment.id,
+        "name": deployment.name,
+        "source": deployment.source,
+        "status": deployment.status,
+        "status_reason": deployment.status_reason,
+        "endpoint": app.deployments.endpoint(&deployment.name),
+        "env_keys": deployment.env_keys,
+        "spec": spec,
+        "created_at": deployment.created_at,
+        "updated_at": deployment.updated_at,
+    })
+}

@@ -1,0 +1,78 @@
+//! API errors: one JSON shape, one place that maps failures to HTTP statuses.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::deployments::CreateError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn no_deployment(name: &str) -> ApiError {
+        ApiError::not_found(format!("no deployment named {name:?}"))
+    }
+
+    /// An unexpected failure: the details go to the server log, the client gets a generic text.
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, "API request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Catwalk hit an internal error; the server log has the details",
+        )
+    }
+}
+
+impl From<catwalk_store::StoreError> for ApiError {
+    fn from(error: catwalk_store::StoreError) -> ApiError {
+        ApiError::internal(error)
+    }
+}
+
+impl From<CreateError> for ApiError {
+    fn from(error: CreateError) -> ApiError {
+        match error {
+            CreateError::Invalid(message) => ApiError::bad_request(message),
+            CreateError::Analysis(message) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "analysis_failed", message)
+            }
+            CreateError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
+            }
+            CreateError::Store(error) => ApiError::internal(error),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}

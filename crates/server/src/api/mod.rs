@@ -1,0 +1,60 @@
+//! The REST API under `/api`, documented in docs/API.md.
+
+mod deployments;
+mod error;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::setup::App;
+pub use error::ApiError;
+
+pub fn router(app: Arc<App>) -> Router {
+    let protected = Router::new()
+        .route("/analyze", post(deployments::analyze))
+        .route(
+            "/deployments",
+            get(deployments::list).post(deployments::create),
+        )
+        .route(
+            "/deployments/{name}",
+            get(deployments::show).delete(deployments::remove),
+        )
+        .route("/deployments/{name}/token", post(deployments::rotate_token))
+        .route("/deployments/{name}/events", get(deployments::events))
+        .route("/deployments/{name}/logs", get(deployments::logs))
+        .layer(middleware::from_fn_with_state(app.clone(), require_admin));
+    Router::new()
+        .route("/health", get(health))
+        .merge(protected)
+        .fallback(|| async { ApiError::not_found("no such API route; see docs/API.md") })
+        .with_state(app)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn require_admin(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match token {
+        Some(token) if app.is_admin(token) => next.run(request).await,
+        Some(_) => ApiError::unauthorized("the token is not Catwalk's admin token").into_response(),
+        None => ApiError::unauthorized(
+            "send the admin token as 'Authorization: Bearer TOKEN' (it is in the data directory's admin-token file)",
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,463 @@
+//! The deployment manager: create, launch, supervise and remove deployments.
+//!
+//! A deployment's life: the API stores it (`installing`), a launch task installs its package into
+//! the cache, starts the process (`starting`), performs the MCP handshake and lists the tools
+//! (`running`), then watches the process until it exits (`failed`, with the exit status and the
+//! last stderr lines) or is stopped. Every transition is written to the store as an event.
+//! Restarts with backoff, health checks and idle sleep come with the supervisor of a later version.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Duration;
+
+use catwalk_analyze::{Analyzer, Registry, ServerSpec};
+use catwalk_bridge::Upstream;
+use catwalk_gateway::Gateway;
+use catwalk_runtime::{Installer, PackageKind, PackageToInstall, ProcessSpec};
+use catwalk_store::{Deployment, NewDeployment, Store, StoreError};
+use catwalk_vault::{Redactor, Vault};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::logs::StoreLogs;
+
+/// How long a server may take to answer `initialize` after it starts.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `stop` waits after closing stdin, then after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+pub struct Deployments {
+    store: Store,
+    vault: Vault,
+    analyzer: Analyzer,
+    installer: Installer,
+    homes: PathBuf,
+    public_url: String,
+    live: Mutex<HashMap<String, Live>>,
+    gateway: OnceLock<Weak<Gateway>>,
+    next_epoch: std::sync::atomic::AtomicU64,
+}
+
+/// A deployment Catwalk is launching or running.
+struct Live {
+    /// Tells a launch apart from a later launch of a deployment with the same name.
+    epoch: u64,
+    token_hash: String,
+    state: LiveState,
+}
+
+enum LiveState {
+    Launching(tokio::task::JoinHandle<()>),
+    Running {
+        upstream: Upstream,
+        stop: oneshot::Sender<oneshot::Sender<()>>,
+    },
+}
+
+/// Why a deployment could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Analysis(String),
+    #[error("a deployment named {0:?} already exists")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Created {
+    pub deployment: Deployment,
+    pub token: String,
+}
+
+impl Deployments {
+    pub fn new(
+        store: Store,
+        vault: Vault,
+        data_dir: &Path,
+        cache_dir: &Path,
+        public_url: String,
+    ) -> Arc<Deployments> {
+        Arc::new(Deployments {
+            store,
+            vault,
+            analyzer: Analyzer::new(cache_dir.join("sources")),
+            installer: Installer::new(cache_dir.join("packages")),
+            homes: data_dir.join("deployments"),
+            public_url,
+            live: Mutex::new(HashMap::new()),
+            gateway: OnceLock::new(),
+            next_epoch: Default::default(),
+        })
+    }
+
+    pub fn attach_gateway(&self, gateway: &Arc<Gateway>) {
+        let _ = self.gateway.set(Arc::downgrade(gateway));
+    }
+
+    pub fn endpoint(&self, name: &str) -> String {
+        format!(
+            "{}{}",
+            self.public_url,
+            catwalk_gateway::endpoint_path(name)
+        )
+    }
+
+    pub async fn analyze(&self, source: &str) -> Result<ServerSpec, CreateError> {
+        self.analyzer
+            .analyze(source, &|line| tracing::debug!(source, "{line}"))
+            .await
+            .map_err(|e| CreateError::Analysis(e.to_string()))
+    }
+
+    /// Analyzes the source, checks the env against the spec, stores the deployment with its env
+    /// encrypted, and launches it in the background.
+    pub async fn create(
+        self: &Arc<Self>,
+        source: &str,
+        name: Option<String>,
+        env: BTreeMap<String, String>,
+    ) -> Result<Created, CreateError> {
+        let spec = self.analyze(source).await?;
+        let name = name.unwrap_or_else(|| spec.name.clone());
+        validate_name(&name)?;
+        let missing: Vec<&str> = spec
+            .env
+            .iter()
+            .filter(|var| var.required && env.get(&var.name).is_none_or(|v| v.is_empty()))
+            .map(|var| var.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(CreateError::Invalid(format!(
+                "missing required environment variables: {} (pass them with --env KEY=VALUE)",
+                missing.join(", ")
+            )));
+        }
+        if let Some(bad) = env.keys().find(|k| !valid_env_name(k)) {
+            return Err(CreateError::Invalid(format!(
+                "{bad:?} is not a valid environment variable name"
+            )));
+        }
+        let token = catwalk_vault::new_token("cwd");
+        let env_json = serde_json::to_vec(&env).expect("a string map serializes");
+        let new = NewDeployment {
+            name: name.clone(),
+            source: spec.source.clone(),
+            spec_json: serde_json::to_string(&spec).expect("specs serialize"),
+            env_ciphertext: self.vault.encrypt(&env_json),
+            env_keys: env.keys().cloned().collect(),
+            token_hash: catwalk_vault::hash_token(&token),
+            status: "installing".into(),
+        };
+        let deployment = match self.store.create_deployment(&new).await {
+            Ok(deployment) => deployment,
+            Err(StoreError::Conflict(_)) => return Err(CreateError::Conflict(name)),
+            Err(error) => return Err(error.into()),
+        };
+        self.store.add_event(&name, "status", "installing").await?;
+        self.launch(&deployment);
+        Ok(Created { deployment, token })
+    }
+
+    /// Launches every stored deployment (at start).
+    pub async fn restore(self: &Arc<Self>) {
+        let deployments = match self.store.list_deployments().await {
+            Ok(deployments) => deployments,
+            Err(error) => {
+                tracing::error!(%error, "cannot list deployments to restore them");
+                return;
+            }
+        };
+        for deployment in deployments {
+            self.launch(&deployment);
+        }
+    }
+
+    /// Replaces a deployment's access token; the old one stops working at once.
+    pub async fn rotate_token(&self, name: &str) -> Result<Option<String>, StoreError> {
+        if self.store.get_deployment(name).await?.is_none() {
+            return Ok(None);
+        }
+        let token = catwalk_vault::new_token("cwd");
+        let hash = catwalk_vault::hash_token(&token);
+        self.store.set_token_hash(name, &hash).await?;
+        if let Some(live) = self.live().get_mut(name) {
+            live.token_hash = hash;
+        }
+        if let Some(gateway) = self.gateway.get().and_then(Weak::upgrade) {
+            gateway.end_sessions_of(name);
+        }
+        Ok(Some(token))
+    }
+
+    /// Stops a deployment's server and deletes the deployment with its events, logs and home.
+    pub async fn remove(&self, name: &str) -> Result<bool, StoreError> {
+        let Some(deployment) = self.store.get_deployment(name).await? else {
+            return Ok(false);
+        };
+        let live = self.live().remove(name);
+        if let Some(live) = live {
+            stop_live(live).await;
+        }
+        if let Some(gateway) = self.gateway.get().and_then(Weak::upgrade) {
+            gateway.end_sessions_of(name);
+        }
+        let removed = self.store.delete_deployment(name).await?;
+        let home = self.homes.join(&deployment.id);
+        if home.exists()
+            && let Err(error) = std::fs::remove_dir_all(&home)
+        {
+            tracing::warn!(%error, "cannot remove {}", home.display());
+        }
+        Ok(removed)
+    }
+
+    /// Stops every server (Catwalk is stopping). Statuses stay as they are: the deployments are
+    /// launched again at the next start.
+    pub async fn shutdown(&self) {
+        let all: Vec<Live> = self.live().drain().map(|(_, live)| live).collect();
+        futures::future::join_all(all.into_iter().map(stop_live)).await;
+    }
+
+    /// The running server of a deployment, if the token is its own.
+    pub(crate) async fn access(
+        &self,
+        name: &str,
+        token: Option<&str>,
+    ) -> Result<(Upstream, String), catwalk_gateway::Refusal> {
+        use catwalk_gateway::Refusal;
+        if let Some(live) = self.live().get(name) {
+            if !token.is_some_and(|t| catwalk_vault::token_matches(t, &live.token_hash)) {
+                return Err(Refusal::Unauthorized);
+            }
+            return match &live.state {
+                LiveState::Running { upstream, .. } if !upstream.is_closed() => {
+                    Ok((upstream.clone(), live.token_hash.clone()))
+                }
+                _ => Err(Refusal::Unavailable("it is still starting".into())),
+            };
+        }
+        let deployment = match self.store.get_deployment(name).await {
+            Ok(Some(deployment)) => deployment,
+            Ok(None) => return Err(Refusal::NotFound),
+            Err(error) => return Err(Refusal::Unavailable(error.to_string())),
+        };
+        if !token.is_some_and(|t| catwalk_vault::token_matches(t, &deployment.token_hash)) {
+            return Err(Refusal::Unauthorized);
+        }
+        let reason = match deployment.status_reason {
+            Some(reason) => format!("{}: {reason}", deployment.status),
+            None => deployment.status,
+        };
+        Err(Refusal::Unavailable(reason))
+    }
+
+    fn launch(self: &Arc<Self>, deployment: &Deployment) {
+        let epoch = self
+            .next_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let this = self.clone();
+        let owned = deployment.clone();
+        let mut live = self.live();
+        let task = tokio::spawn(async move { this.run(owned, epoch).await });
+        live.insert(
+            deployment.name.clone(),
+            Live {
+                epoch,
+                token_hash: deployment.token_hash.clone(),
+                state: LiveState::Launching(task),
+            },
+        );
+    }
+
+    /// Installs, starts and then supervises one deployment until its process ends.
+    async fn run(self: Arc<Self>, deployment: Deployment, epoch: u64) {
+        let name = deployment.name.clone();
+        match self.start(&deployment, epoch).await {
+            Ok(()) => {}
+            Err(reason) => {
+                self.forget(&name, epoch);
+                self.set_status(&name, "failed", Some(&reason)).await;
+            }
+        }
+    }
+
+    async fn start(self: &Arc<Self>, deployment: &Deployment, epoch: u64) -> Result<(), String> {
+        let name = &deployment.name;
+        let spec: ServerSpec = serde_json::from_str(&deployment.spec_json)
+            .map_err(|e| format!("the stored server spec is unreadable: {e}"))?;
+        let env: BTreeMap<String, String> = self
+            .vault
+            .decrypt(&deployment.env_ciphertext)
+            .ok()
+            .and_then(|plain| serde_json::from_slice(&plain).ok())
+            .ok_or("the stored credentials cannot be decrypted with this vault key")?;
+
+        self.set_status(name, "installing", None).await;
+        let progress = self.progress_writer(name);
+        let package = PackageToInstall {
+            kind: match spec.package.registry {
+                Registry::Npm => PackageKind::Npm,
+                Registry::Pypi => PackageKind::Pypi,
+            },
+            name: spec.package.name.clone(),
+            version: spec.package.version.clone(),
+            path: spec.package.path.clone(),
+            command: spec.launch.command.clone(),
+        };
+        let installed = self
+            .installer
+            .install(&package, &|line| {
+                let _ = progress.send(line.to_string());
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+
+        self.set_status(name, "starting", None).await;
+        let home = self.homes.join(&deployment.id).join("home");
+        std::fs::create_dir_all(&home)
+            .map_err(|e| format!("cannot create the server's home {}: {e}", home.display()))?;
+        let mut process_env = catwalk_runtime::base_env(&home);
+        let redactor = Redactor::new(env.values().cloned());
+        process_env.extend(env);
+        let logs = StoreLogs::start(self.store.clone(), name.clone(), redactor);
+        let spec = ProcessSpec {
+            program: installed.program,
+            args: spec.launch.args.clone(),
+            env: process_env,
+            cwd: home,
+        };
+        let mut instance =
+            catwalk_runtime::spawn(&spec, logs.clone()).map_err(|e| e.to_string())?;
+        let exit = instance.take_exit();
+        let (_, placeholder) = mpsc::channel(1);
+        let stdout = std::mem::replace(&mut instance.stdout, placeholder);
+        let upstream =
+            match Upstream::start(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT).await {
+                Ok((upstream, _)) => upstream,
+                Err(error) => {
+                    let info = instance.stop(STOP_GRACE).await;
+                    return Err(format!(
+                        "{error}; the process {info}{}",
+                        logs.last_lines_suffix()
+                    ));
+                }
+            };
+        let tools = upstream
+            .call("tools/list", None, HANDSHAKE_TIMEOUT)
+            .await
+            .ok()
+            .and_then(|answer| answer.result_field::<Vec<serde_json::Value>>("tools"))
+            .map(|tools| tools.len());
+
+        let (stop_tx, stop_rx) = oneshot::channel::<oneshot::Sender<()>>();
+        let still_wanted = match self.live().get_mut(name) {
+            Some(entry) if entry.epoch == epoch => {
+                entry.state = LiveState::Running {
+                    upstream: upstream.clone(),
+                    stop: stop_tx,
+                };
+                true
+            }
+            _ => false,
+        };
+        if !still_wanted {
+            // Removed while it was starting.
+            instance.stop(STOP_GRACE).await;
+            return Ok(());
+        }
+        let reason = tools.map(|n| format!("{n} tools"));
+        self.set_status(name, "running", reason.as_deref()).await;
+
+        tokio::select! {
+            info = exit => {
+                let info = info.map(|i| i.to_string()).unwrap_or_else(|_| "ended".into());
+                upstream.close(&format!("the process {info}"));
+                self.forget(name, epoch);
+                let reason = format!("the process {info}{}", logs.last_lines_suffix());
+                self.set_status(name, "failed", Some(&reason)).await;
+            }
+            done = stop_rx => {
+                upstream.close("the deployment was stopped");
+                instance.stop(STOP_GRACE).await;
+                if let Ok(done) = done {
+                    let _ = done.send(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes install progress lines as events, in order, without blocking the installer.
+    fn progress_writer(&self, name: &str) -> mpsc::UnboundedSender<String> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        let store = self.store.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                if let Err(error) = store.add_event(&name, "progress", &line).await {
+                    tracing::warn!(%error, "cannot record progress of {name}");
+                }
+            }
+        });
+        tx
+    }
+
+    async fn set_status(&self, name: &str, status: &str, reason: Option<&str>) {
+        tracing::info!(deployment = name, status, reason, "status");
+        if let Err(error) = self.store.set_status(name, status, reason).await {
+            tracing::warn!(%error, "cannot record the status of {name}");
+        }
+    }
+
+    fn forget(&self, name: &str, epoch: u64) {
+        let mut live = self.live();
+        if live.get(name).is_some_and(|l| l.epoch == epoch) {
+            live.remove(name);
+        }
+    }
+
+    fn live(&self) -> MutexGuard<'_, HashMap<String, Live>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+async fn stop_live(live: Live) {
+    match live.state {
+        LiveState::Launching(task) => {
+            // Dropping the launch future drops its process handle, which kills the process.
+            task.abort();
+            let _ = task.await;
+        }
+        LiveState::Running { stop, .. } => {
+            let (done_tx, done_rx) = oneshot::channel();
+            if stop.send(done_tx).is_ok() {
+                let _ = done_rx.await;
+            }
+        }
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), CreateError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(CreateError::Invalid(format!(
+            "{name:?} is not a valid deployment name: use 1 to 63 lowercase letters, digits and dashes"
+        )))
+    }
+}
+
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}

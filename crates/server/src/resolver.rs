@@ -1,0 +1,22 @@
+//! How the gateway learns whether a request may reach a deployment.
+
+use catwalk_gateway::{Access, Refusal, Resolver};
+use futures::future::BoxFuture;
+
+use crate::deployments::Deployments;
+
+impl Resolver for Deployments {
+    fn resolve<'a>(
+        &'a self,
+        deployment: &'a str,
+        token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Access, Refusal>> {
+        Box::pin(async move {
+            let (upstream, principal) = self.access(deployment, token).await?;
+            Ok(Access {
+                upstream,
+                principal,
+            })
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! Opening the data directory, vault, store and admin token, and building the router.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use catwalk_gateway::{Gateway, GatewayConfig};
+use catwalk_store::Store;
+use catwalk_vault::Vault;
+
+use crate::Config;
+use crate::deployments::Deployments;
+
+/// The file in the data directory that holds the admin token for the local CLI.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// The SQLite database in the data directory, when no database URL is given.
+pub const DATABASE_FILE: &str = "catwalk.db";
+const ADMIN_TOKEN_SETTING: &str = "admin_token_hash";
+
+/// Everything a request handler may need.
+pub struct App {
+    pub store: Store,
+    pub deployments: Arc<Deployments>,
+    pub gateway: Arc<Gateway>,
+    pub public_url: String,
+    admin_token_hash: String,
+}
+
+impl App {
+    pub async fn open(config: &Config, bound: SocketAddr) -> anyhow::Result<Arc<App>> {
+        let data_dir = &config.data_dir;
+        create_private_dir(data_dir)?;
+        let vault_key = std::env::var(catwalk_vault::KEY_ENV).ok();
+        let vault = Vault::load_or_create(data_dir, vault_key.as_deref())
+            .context("cannot open the vault")?;
+        let database_url = match &config.database_url {
+            Some(url) => url.clone(),
+            None => Store::sqlite_url(&data_dir.join(DATABASE_FILE)),
+        };
+        let store = Store::connect(&database_url)
+            .await
+            .context("cannot open the database")?;
+        let admin_token_hash = admin_token_hash(&store, data_dir).await?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_string();
+
+        let cache_dir = config
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("cache"));
+        let deployments = Deployments::new(
+            store.clone(),
+            vault,
+            data_dir,
+            &cache_dir,
+            public_url.clone(),
+        );
+        let gateway = Gateway::new(
+            deployments.clone(),
+            GatewayConfig {
+                allowed_origins: allowed_origins(&public_url, bound),
+                ..GatewayConfig::default()
+            },
+        );
+        gateway.spawn_session_sweeper();
+        deployments.attach_gateway(&gateway);
+        Ok(Arc::new(App {
+            store,
+            deployments,
+            gateway,
+            public_url,
+            admin_token_hash,
+        }))
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/", get(crate::dashboard::page))
+            .nest("/api", crate::api::router(self.clone()))
+            .merge(self.gateway.router())
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+    }
+
+    pub fn is_admin(&self, token: &str) -> bool {
+        catwalk_vault::token_matches(token, &self.admin_token_hash)
+    }
+}
+
+/// The admin token's hash, creating the token at first start. The token itself is written once
+/// to the data directory (mode 0600) so the local CLI finds it; only its hash is stored.
+async fn admin_token_hash(store: &Store, data_dir: &Path) -> anyhow::Result<String> {
+    let file = data_dir.join(ADMIN_TOKEN_FILE);
+    if let Some(hash) = store.get_setting(ADMIN_TOKEN_SETTING).await? {
+        if !file.exists() {
+            tracing::warn!(
+                "the database has an admin token but {} is missing: the CLI needs --token",
+                file.display()
+            );
+        }
+        return Ok(hash);
+    }
+    let token = catwalk_vault::new_token("cwa");
+    let hash = catwalk_vault::hash_token(&token);
+    if file.exists() {
+        // A data directory from another database: its token is stale.
+        std::fs::remove_file(&file)
+            .with_context(|| format!("cannot replace {}", file.display()))?;
+    }
+    catwalk_vault::write_private_file(&file, token.as_bytes())
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    store.put_setting(ADMIN_TOKEN_SETTING, &hash).await?;
+    tracing::info!("created the admin token in {}", file.display());
+    Ok(hash)
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
+}
+
+/// The public URL's origin, plus the loopback names of the bound port (browsers on the same
+/// machine may use any of them).
+fn allowed_origins(public_url: &str, bound: SocketAddr) -> Vec<String> {
+    let mut origins = vec![origin_of(public_url)];
+    if bound.ip().is_loopback() || bound.ip().is_unspecified() {
+        let port = bound.port();
+        for host in ["localhost", "127.0.0.1", "[::1]"] {
+            origins.push(format!("http://{host}:{port}"));
+        }
+    }
+    origins
+}
+
+fn origin_of(url: &str) -> String {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after_scheme..].find('/') {
+        Some(slash) => url[..after_scheme + slash].to_string(),
+        None => url.to_string(),
+    }
+}
