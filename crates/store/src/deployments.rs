@@ -1,0 +1,304 @@
+//! Deployments and their event timeline.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, now_millis};
+
+/// What the caller supplies to create a deployment. Secrets arrive encrypted (`env_ciphertext`)
+/// or hashed (`token_hash`); `env_keys` lists the variable names, which are not secret.
+#[derive(Clone, Debug)]
+pub struct NewDeployment {
+    pub name: String,
+    pub source: String,
+    pub spec_json: String,
+    pub env_ciphertext: String,
+    pub env_keys: Vec<String>,
+    pub token_hash: String,
+    pub status: String,
+}
+
+/// A stored deployment. Serializing it leaves out the ciphertext and the token hash, so it can
+/// be returned by an API as it is.
+#[derive(Clone, Debug, Serialize)]
+pub struct Deployment {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    pub spec_json: String,
+    #[serde(skip)]
+    pub env_ciphertext: String,
+    pub env_keys: Vec<String>,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One entry of a deployment's timeline. `id` increases with every event, so readers resume
+/// with "events after id N"; inserts are serialized per deployment, so none is skipped.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub message: String,
+}
+
+/// Largest page `events_after` and `logs_after` return, whatever the caller asks for.
+pub(crate) const MAX_PAGE: i64 = 10_000;
+
+const DEPLOYMENT_COLUMNS: &str = "id, name, source, spec_json, env_ciphertext, env_keys, \
+                                  token_hash, status, status_reason, created_at, updated_at";
+
+fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
+    let name: String = row.try_get("name")?;
+    let env_keys_json: String = row.try_get("env_keys")?;
+    let env_keys = serde_json::from_str(&env_keys_json).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "deployment `{name}` has an env_keys column that is not a JSON array of strings: {e}"
+        ))
+    })?;
+    Ok(Deployment {
+        id: row.try_get("id")?,
+        name,
+        source: row.try_get("source")?,
+        spec_json: row.try_get("spec_json")?,
+        env_ciphertext: row.try_get("env_ciphertext")?,
+        env_keys,
+        token_hash: row.try_get("token_hash")?,
+        status: row.try_get("status")?,
+        status_reason: row.try_get("status_reason")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    /// Creates a deployment with a new UUID. Fails with [`StoreError::Conflict`] if the name is
+    /// taken.
+    pub async fn create_deployment(&self, new: &NewDeployment) -> Result<Deployment, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_millis();
+        let env_keys_json =
+            serde_json::to_string(&new.env_keys).expect("a list of strings always serializes");
+        let inserted = sqlx::query(
+            "INSERT INTO deployments (id, name, source, spec_json, env_ciphertext, env_keys, \
+             token_hash, status, status_reason, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $9)",
+        )
+        .bind(&id)
+        .bind(&new.name)
+        .bind(&new.source)
+        .bind(&new.spec_json)
+        .bind(&new.env_ciphertext)
+        .bind(&env_keys_json)
+        .bind(&new.token_hash)
+        .bind(&new.status)
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // The constraint, not a prior SELECT, decides: two concurrent creations cannot both
+            // win.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict(format!(
+                    "a deployment named `{}` already exists",
+                    new.name
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Deployment {
+            id,
+            name: new.name.clone(),
+            source: new.source.clone(),
+            spec_json: new.spec_json.clone(),
+            env_ciphertext: new.env_ciphertext.clone(),
+            env_keys: new.env_keys.clone(),
+            token_hash: new.token_hash.clone(),
+            status: new.status.clone(),
+            status_reason: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    pub async fn get_deployment(&self, name: &str) -> Result<Option<Deployment>, StoreError> {
+        let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE name = $1");
+        sqlx::query(&sql)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(deployment_from_row)
+            .transpose()
+    }
+
+    /// All deployments, ordered by name.
+    pub async fn list_deployments(&self) -> Result<Vec<Deployment>, StoreError> {
+        let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments ORDER BY name");
+        sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(deployment_from_row)
+            .collect()
+    }
+
+    /// Deletes a deployment with its events and logs, in one transaction. Returns false if there
+    /// was no such deployment.
+    pub async fn delete_deployment(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Writes only, starting with the first statement: on SQLite a transaction that reads
+        // first and writes later can fail with SQLITE_BUSY without waiting for the busy timeout.
+        // (ON DELETE CASCADE would also remove the children; deleting them explicitly keeps
+        // this correct even on a connection where foreign keys are off.)
+        for sql in [
+            "DELETE FROM deployment_events WHERE deployment_id IN \
+             (SELECT id FROM deployments WHERE name = $1)",
+            "DELETE FROM deployment_logs WHERE deployment_id IN \
+             (SELECT id FROM deployments WHERE name = $1)",
+        ] {
+            sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+        }
+        let deleted = sqlx::query("DELETE FROM deployments WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    /// Sets the status (and reason, cleared when `None`) and appends a `status` event whose
+    /// message is `status` or `status: reason`, in one transaction.
+    pub async fn set_status(
+        &self,
+        name: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        let mut tx = self.pool.begin().await?;
+        let id: Option<String> = sqlx::query_scalar(
+            "UPDATE deployments SET status = $1, status_reason = $2, updated_at = $3 \
+             WHERE name = $4 RETURNING id",
+        )
+        .bind(status)
+        .bind(reason)
+        .bind(now)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Err(StoreError::NotFound(name.to_string()));
+        };
+        let message = match reason {
+            Some(reason) => format!("{status}: {reason}"),
+            None => status.to_string(),
+        };
+        sqlx::query(
+            "INSERT INTO deployment_events (deployment_id, at, kind, message) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(now)
+        .bind("status")
+        .bind(&message)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends an event of any kind (e.g. `progress`) to a deployment's timeline.
+    pub async fn add_event(&self, name: &str, kind: &str, message: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id = lock_deployment(&mut tx, name).await?;
+        sqlx::query(
+            "INSERT INTO deployment_events (deployment_id, at, kind, message) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(now_millis())
+        .bind(kind)
+        .bind(message)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Up to `limit` events with id greater than `after_id`, oldest first (start with 0). An
+    /// unknown deployment has no events. `limit` is capped at 10 000.
+    pub async fn events_after(
+        &self,
+        name: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.at, e.kind, e.message FROM deployment_events e \
+             JOIN deployments d ON d.id = e.deployment_id \
+             WHERE d.name = $1 AND e.id > $2 ORDER BY e.id LIMIT $3",
+        )
+        .bind(name)
+        .bind(after_id)
+        .bind(limit.clamp(0, MAX_PAGE))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Event {
+                    id: row.try_get("id")?,
+                    at: row.try_get("at")?,
+                    kind: row.try_get("kind")?,
+                    message: row.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces the stored hash of the deployment's access token.
+    pub async fn set_token_hash(&self, name: &str, token_hash: &str) -> Result<(), StoreError> {
+        let updated =
+            sqlx::query("UPDATE deployments SET token_hash = $1, updated_at = $2 WHERE name = $3")
+                .bind(token_hash)
+                .bind(now_millis())
+                .bind(name)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound(name.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// Locks the deployment's row until the transaction ends and returns its id, or `NotFound`.
+///
+/// Every insert of an event or log line happens under this lock, which is what makes "after id
+/// N" cursors safe: a PostgreSQL sequence hands out ids in call order, not commit order, so
+/// without the lock a reader could see id 12 committed, move its cursor past it, and never see a
+/// slower id 11. With it, ids for one deployment are drawn and committed one transaction at a
+/// time. (SQLite has a single writer, so there it only matters that the lock is a write: a
+/// transaction that starts with a read can fail with SQLITE_BUSY without waiting.) Holding the
+/// row also keeps a concurrent delete from orphaning the new rows.
+pub(crate) async fn lock_deployment(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    name: &str,
+) -> Result<String, StoreError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "UPDATE deployments SET updated_at = updated_at WHERE name = $1 RETURNING id",
+    )
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?;
+    id.ok_or_else(|| StoreError::NotFound(name.to_string()))
+}

@@ -1,0 +1,441 @@
+//! The store's behaviour, run identically against SQLite and PostgreSQL: every function in
+//! `suite` becomes a `sqlite::<name>` and a `postgres::<name>` test.
+
+mod common;
+
+use catwalk_store::{LogLine, NewDeployment, Store, StoreError};
+use common::TestDb;
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { crate::suite::$name(&crate::common::sqlite().await).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { crate::suite::$name(&crate::common::postgres().await).await; })*
+        }
+    };
+}
+
+on_both_backends!(
+    create_get_list,
+    duplicate_name_is_a_conflict,
+    status_changes_are_recorded_as_events,
+    events_page_by_id,
+    logs_append_and_page_in_order,
+    logs_tail_and_trim,
+    delete_removes_events_and_logs,
+    token_hash_can_be_replaced,
+    settings_upsert,
+    migrations_are_idempotent,
+    dollar_placeholders_bind_by_number,
+    concurrent_writers_get_distinct_ordered_ids,
+);
+
+fn new_deployment(name: &str) -> NewDeployment {
+    NewDeployment {
+        name: name.to_string(),
+        source: "npm:@modelcontextprotocol/server-everything@1.0.0".to_string(),
+        spec_json: r#"{"command":"node","args":["dist/index.js"]}"#.to_string(),
+        env_ciphertext: "gAAAAAB-ciphertext".to_string(),
+        env_keys: vec!["API_KEY".to_string(), "Ünïcode_KEY".to_string()],
+        token_hash: "a".repeat(64),
+        status: "pending".to_string(),
+    }
+}
+
+fn lines(range: std::ops::Range<usize>) -> Vec<LogLine> {
+    range
+        .map(|i| LogLine {
+            at: 1_700_000_000_000 + i as i64,
+            stream: if i % 2 == 0 { "stdout" } else { "stderr" }.to_string(),
+            line: format!("line {i} — ünïcode ✓ 'quoted' \"double\""),
+        })
+        .collect()
+}
+
+async fn count(store: &Store, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+mod suite {
+    use super::*;
+
+    pub async fn create_get_list(db: &TestDb) {
+        let store = &db.store;
+        let created = store
+            .create_deployment(&new_deployment("beta"))
+            .await
+            .unwrap();
+        store
+            .create_deployment(&new_deployment("alpha"))
+            .await
+            .unwrap();
+        assert_eq!(created.id.len(), 36);
+        assert!(created.created_at > 1_600_000_000_000);
+        assert_eq!(created.created_at, created.updated_at);
+
+        let fetched = store.get_deployment("beta").await.unwrap().unwrap();
+        assert_eq!(fetched.id, created.id);
+        assert_eq!(fetched.source, created.source);
+        assert_eq!(fetched.spec_json, created.spec_json);
+        assert_eq!(fetched.env_ciphertext, "gAAAAAB-ciphertext");
+        assert_eq!(fetched.env_keys, ["API_KEY", "Ünïcode_KEY"]);
+        assert_eq!(fetched.token_hash, "a".repeat(64));
+        assert_eq!(fetched.status, "pending");
+        assert_eq!(fetched.status_reason, None);
+        assert_eq!(fetched.created_at, created.created_at);
+
+        let names: Vec<String> = store
+            .list_deployments()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(names, ["alpha", "beta"]);
+        assert!(store.get_deployment("gamma").await.unwrap().is_none());
+
+        // What an API would return: no ciphertext, no token hash.
+        let json = serde_json::to_value(&fetched).unwrap();
+        assert!(json.get("env_ciphertext").is_none());
+        assert!(json.get("token_hash").is_none());
+        assert_eq!(json["env_keys"][0], "API_KEY");
+    }
+
+    pub async fn duplicate_name_is_a_conflict(db: &TestDb) {
+        let store = &db.store;
+        let first = store
+            .create_deployment(&new_deployment("dup"))
+            .await
+            .unwrap();
+        let mut second = new_deployment("dup");
+        second.source = "pypi:other".to_string();
+        let err = store.create_deployment(&second).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert!(err.to_string().contains("`dup`"), "{err}");
+        let kept = store.get_deployment("dup").await.unwrap().unwrap();
+        assert_eq!(kept.id, first.id);
+        assert_eq!(kept.source, first.source);
+        assert_eq!(store.list_deployments().await.unwrap().len(), 1);
+    }
+
+    pub async fn status_changes_are_recorded_as_events(db: &TestDb) {
+        let store = &db.store;
+        let created = store
+            .create_deployment(&new_deployment("svc"))
+            .await
+            .unwrap();
+        store.set_status("svc", "installing", None).await.unwrap();
+        store
+            .set_status("svc", "failed", Some("npm exited with code 1"))
+            .await
+            .unwrap();
+        let failed = store.get_deployment("svc").await.unwrap().unwrap();
+        assert_eq!(failed.status, "failed");
+        assert_eq!(
+            failed.status_reason.as_deref(),
+            Some("npm exited with code 1")
+        );
+        assert!(failed.updated_at >= created.updated_at);
+
+        store.set_status("svc", "running", None).await.unwrap();
+        let running = store.get_deployment("svc").await.unwrap().unwrap();
+        assert_eq!(
+            running.status_reason, None,
+            "a new status clears the reason"
+        );
+
+        let events = store.events_after("svc", 0, 100).await.unwrap();
+        let summary: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("status", "installing"),
+                ("status", "failed: npm exited with code 1"),
+                ("status", "running"),
+            ]
+        );
+        assert!(events.iter().all(|e| e.at >= created.created_at));
+
+        let err = store
+            .set_status("ghost", "running", None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::NotFound(ref n) if n == "ghost"),
+            "{err:?}"
+        );
+        let err = store.add_event("ghost", "progress", "x").await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+        assert!(
+            store
+                .events_after("ghost", 0, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn events_page_by_id(db: &TestDb) {
+        let store = &db.store;
+        store.create_deployment(&new_deployment("a")).await.unwrap();
+        store.create_deployment(&new_deployment("b")).await.unwrap();
+        for i in 0..5 {
+            store
+                .add_event("a", "progress", &format!("step {i}"))
+                .await
+                .unwrap();
+            store.add_event("b", "progress", "other").await.unwrap();
+        }
+        let first_page = store.events_after("a", 0, 2).await.unwrap();
+        assert_eq!(first_page.len(), 2);
+        assert_eq!(first_page[0].message, "step 0");
+        assert_eq!(first_page[1].message, "step 1");
+        let rest = store
+            .events_after("a", first_page[1].id, 100)
+            .await
+            .unwrap();
+        let messages: Vec<&str> = rest.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages, ["step 2", "step 3", "step 4"]);
+        assert!(rest.windows(2).all(|w| w[0].id < w[1].id));
+        assert!(
+            store
+                .events_after("a", rest[2].id, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Nonsense limits are clamped rather than passed to the database.
+        assert!(store.events_after("a", 0, -1).await.unwrap().is_empty());
+        assert_eq!(store.events_after("a", 0, i64::MAX).await.unwrap().len(), 5);
+    }
+
+    pub async fn logs_append_and_page_in_order(db: &TestDb) {
+        let store = &db.store;
+        store
+            .create_deployment(&new_deployment("svc"))
+            .await
+            .unwrap();
+        // More lines than one INSERT carries, so the chunking is exercised.
+        let written = lines(0..450);
+        store.append_logs("svc", &written[..300]).await.unwrap();
+        store.append_logs("svc", &written[300..]).await.unwrap();
+        store.append_logs("svc", &[]).await.unwrap();
+
+        let all = store.logs_after("svc", 0, 1_000).await.unwrap();
+        assert_eq!(all.len(), 450);
+        for (stored, line) in all.iter().zip(&written) {
+            assert_eq!(stored.at, line.at);
+            assert_eq!(stored.stream, line.stream);
+            assert_eq!(stored.line, line.line);
+        }
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+
+        let page = store.logs_after("svc", all[99].id, 50).await.unwrap();
+        assert_eq!(page.len(), 50);
+        assert_eq!(page[0].id, all[100].id);
+        assert_eq!(page[49].line, written[149].line);
+
+        assert!(store.logs_after("ghost", 0, 10).await.unwrap().is_empty());
+        let err = store.append_logs("ghost", &lines(0..1)).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+
+    pub async fn logs_tail_and_trim(db: &TestDb) {
+        let store = &db.store;
+        store
+            .create_deployment(&new_deployment("svc"))
+            .await
+            .unwrap();
+        store
+            .create_deployment(&new_deployment("other"))
+            .await
+            .unwrap();
+        store.append_logs("svc", &lines(0..20)).await.unwrap();
+        store.append_logs("other", &lines(0..5)).await.unwrap();
+
+        let tail = store.logs_tail("svc", 3).await.unwrap();
+        let tail_lines: Vec<&str> = tail.iter().map(|l| l.line.as_str()).collect();
+        assert_eq!(tail_lines.len(), 3);
+        assert!(tail_lines[0].starts_with("line 17 "));
+        assert!(tail_lines[2].starts_with("line 19 "));
+
+        assert_eq!(store.trim_logs("svc", 5).await.unwrap(), 15);
+        let kept = store.logs_after("svc", 0, 100).await.unwrap();
+        assert_eq!(kept.len(), 5);
+        assert!(kept[0].line.starts_with("line 15 "));
+        assert_eq!(store.trim_logs("svc", 5).await.unwrap(), 0);
+        assert_eq!(store.trim_logs("svc", 0).await.unwrap(), 5);
+        assert!(store.logs_tail("svc", 10).await.unwrap().is_empty());
+        assert_eq!(store.logs_after("other", 0, 100).await.unwrap().len(), 5);
+    }
+
+    pub async fn delete_removes_events_and_logs(db: &TestDb) {
+        let store = &db.store;
+        let doomed = store
+            .create_deployment(&new_deployment("doomed"))
+            .await
+            .unwrap();
+        store
+            .create_deployment(&new_deployment("kept"))
+            .await
+            .unwrap();
+        for name in ["doomed", "kept"] {
+            store.set_status(name, "running", None).await.unwrap();
+            store.add_event(name, "progress", "hello").await.unwrap();
+            store.append_logs(name, &lines(0..10)).await.unwrap();
+        }
+
+        assert!(store.delete_deployment("doomed").await.unwrap());
+        assert!(store.get_deployment("doomed").await.unwrap().is_none());
+        assert!(!store.delete_deployment("doomed").await.unwrap());
+
+        // The rows are gone, not merely unreachable by name.
+        for table in ["deployment_events", "deployment_logs"] {
+            let orphans: i64 = sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM {table} WHERE deployment_id = $1"
+            ))
+            .bind(&doomed.id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            assert_eq!(orphans, 0, "{table}");
+        }
+        assert_eq!(count(store, "deployment_events").await, 2);
+        assert_eq!(count(store, "deployment_logs").await, 10);
+
+        // A new deployment with the same name starts with an empty history.
+        store
+            .create_deployment(&new_deployment("doomed"))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .events_after("doomed", 0, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.logs_after("doomed", 0, 100).await.unwrap().is_empty());
+        assert_eq!(store.events_after("kept", 0, 100).await.unwrap().len(), 2);
+    }
+
+    pub async fn token_hash_can_be_replaced(db: &TestDb) {
+        let store = &db.store;
+        store
+            .create_deployment(&new_deployment("svc"))
+            .await
+            .unwrap();
+        store.set_token_hash("svc", &"b".repeat(64)).await.unwrap();
+        let updated = store.get_deployment("svc").await.unwrap().unwrap();
+        assert_eq!(updated.token_hash, "b".repeat(64));
+        let err = store.set_token_hash("ghost", "c").await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+
+    pub async fn settings_upsert(db: &TestDb) {
+        let store = &db.store;
+        assert_eq!(store.get_setting("admin_token_hash").await.unwrap(), None);
+        store.put_setting("admin_token_hash", "one").await.unwrap();
+        assert_eq!(
+            store
+                .get_setting("admin_token_hash")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("one")
+        );
+        store.put_setting("admin_token_hash", "two").await.unwrap();
+        store.put_setting("other", "x").await.unwrap();
+        assert_eq!(
+            store
+                .get_setting("admin_token_hash")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("two")
+        );
+        assert_eq!(count(store, "settings").await, 2);
+        assert!(store.delete_setting("other").await.unwrap());
+        assert!(!store.delete_setting("other").await.unwrap());
+        assert_eq!(store.get_setting("other").await.unwrap(), None);
+    }
+
+    pub async fn migrations_are_idempotent(db: &TestDb) {
+        db.store
+            .create_deployment(&new_deployment("survivor"))
+            .await
+            .unwrap();
+        let again = Store::connect(&db.url).await.unwrap();
+        let third = Store::connect(&db.url).await.unwrap();
+        assert_eq!(again.backend(), db.store.backend());
+        assert!(third.get_deployment("survivor").await.unwrap().is_some());
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(again.pool())
+            .await
+            .unwrap();
+        assert_eq!(applied, 1);
+        again.ping().await.unwrap();
+    }
+
+    /// The store writes `$N` placeholders for both backends. PostgreSQL binds them by number;
+    /// this checks that SQLite (through SQLx) does too, even out of order and when repeated.
+    pub async fn dollar_placeholders_bind_by_number(db: &TestDb) {
+        let (b, a, again): (String, String, String) =
+            sqlx::query_as("SELECT $2 || '', $1 || '', $1 || ''")
+                .bind("first")
+                .bind("second")
+                .fetch_one(db.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            (a.as_str(), b.as_str(), again.as_str()),
+            ("first", "second", "first")
+        );
+    }
+
+    pub async fn concurrent_writers_get_distinct_ordered_ids(db: &TestDb) {
+        let store = &db.store;
+        store
+            .create_deployment(&new_deployment("busy"))
+            .await
+            .unwrap();
+        let writers: Vec<_> = (0..16)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store.add_event("busy", "progress", &format!("{i}")).await?;
+                    store.append_logs("busy", &lines(i * 10..i * 10 + 10)).await
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap().unwrap();
+        }
+        let events = store.events_after("busy", 0, 100).await.unwrap();
+        assert_eq!(events.len(), 16);
+        let logs = store.logs_after("busy", 0, 1_000).await.unwrap();
+        assert_eq!(logs.len(), 160);
+        assert!(logs.windows(2).all(|w| w[0].id < w[1].id));
+        // Each batch is contiguous: one append's lines are never interleaved with another's.
+        for batch in logs.chunks(10) {
+            let first: usize = batch[0].line[5..]
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(first % 10, 0, "{batch:?}");
+            for (offset, log) in batch.iter().enumerate() {
+                assert!(log.line.starts_with(&format!("line {} ", first + offset)));
+            }
+        }
+    }
+}
