@@ -1,0 +1,167 @@
+//! The command line as clap sees it: raw, unvalidated, with no defaults applied.
+//!
+//! Environment variables and defaults are merged later, in [`crate::settings`], so that the
+//! merge rule (flag over environment over default) lives in one testable place. The help text
+//! names the variables; their names are declared once, in [`crate::settings::vars`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Catwalk turns any MCP server (npm or PyPI package, local folder, git URL) into a remote MCP
+/// endpoint.
+///
+/// Start the server with `catwalk serve`, then deploy with `catwalk deploy SOURCE`, or open the
+/// dashboard at the server's address.
+#[derive(Debug, Parser)]
+#[command(name = "catwalk", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts (before or after the command name).
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Catwalk server to talk to [env: CATWALK_URL] [default: http://127.0.0.1:7411]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help_heading = "Global options"
+    )]
+    pub server: Option<String>,
+
+    /// Admin token [env: CATWALK_TOKEN] [default: read from <data-dir>/admin-token]
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help_heading = "Global options"
+    )]
+    pub token: Option<String>,
+
+    /// Catwalk's data directory [env: CATWALK_DATA_DIR] [default: $XDG_DATA_HOME/catwalk or
+    /// ~/.local/share/catwalk]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print the API's JSON to stdout instead of text (progress still goes to stderr)
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Catwalk server: REST API, dashboard and MCP endpoints
+    Serve(ServeArgs),
+    /// Show what Catwalk finds in a source: runtime, launch command, env vars
+    Analyze(AnalyzeArgs),
+    /// Deploy a source and wait until it runs
+    Deploy(DeployArgs),
+    /// List deployments
+    #[command(visible_alias = "list")]
+    Ls,
+    /// Print a deployment's server log (its stderr)
+    Logs(LogsArgs),
+    /// Stop and remove a deployment
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Manage a deployment's access token
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [env: CATWALK_LISTEN] [default: 127.0.0.1:7411]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Database URL, sqlite:// or postgres:// [env: DATABASE_URL] [default: SQLite in the data
+    /// directory]
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+
+    /// Base URL clients reach Catwalk at, used in endpoint URLs [env: CATWALK_PUBLIC_URL]
+    /// [default: http://<listen address>]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Where installed packages and fetched sources are kept (may be shared between instances)
+    /// [env: CATWALK_CACHE_DIR] [default: <data-dir>/cache]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// A source is `npm:PACKAGE[@VERSION]`, `pypi:PACKAGE[==VERSION]`, a local folder or a git URL.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// What to analyze: npm:PKG, pypi:PKG, a local folder or a git URL
+    pub source: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// What to deploy: npm:PKG, pypi:PKG, a local folder or a git URL
+    pub source: String,
+
+    /// Deployment name [default: the name Catwalk suggests from the source]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Environment variable for the server, KEY=VALUE; a bare KEY takes the value from this
+    /// shell's environment (keeps secrets out of shell history). Repeatable
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// File of KEY=VALUE lines (# comments, blank lines, `export` and quotes allowed); --env
+    /// wins over it
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+
+    /// Return right after the deployment is created, without waiting for it to run
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Seconds to wait for the deployment to run before giving up (it keeps going on the server)
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Deployment name
+    pub name: String,
+
+    /// Keep printing new lines until Ctrl-C
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Deployment name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub action: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a new access token; the old one stops working at once
+    Rotate {
+        /// Deployment name
+        name: String,
+    },
+}

@@ -1,0 +1,100 @@
+//! catwalk-cli: the `catwalk` command.
+//!
+//! Layers, outermost first: [`args`] holds the clap structs (their doc comments are the help
+//! text), [`settings`] merges flags, environment variables and defaults into resolved settings,
+//! and each module under [`commands`] takes resolved settings and returns an [`ExitStatus`].
+//! Every HTTP call goes through [`client`], the one place that maps HTTP failures to errors.
+//!
+//! Output rule: stdout carries only data a script may pipe (tables, tokens, JSON); progress,
+//! errors and hints go to stderr. No colour is used anywhere, so `NO_COLOR` holds trivially.
+
+pub mod args;
+pub mod client;
+pub mod commands;
+pub mod env_input;
+pub mod error;
+pub mod output;
+pub mod settings;
+pub mod spec_view;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+pub use error::{CliError, ExitStatus};
+
+use args::{Cli, Command, TokenCommand};
+use settings::Environment;
+
+/// Parses `args` (program name first), runs the command and returns how the process should exit.
+pub fn main<I, T>(args: I) -> ExitStatus
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(clap_error) => {
+            // clap prints help and version to stdout and usage errors to stderr; its own exit
+            // code is 0 for help/version and 2 for usage errors, which is our convention too.
+            let _ = clap_error.print();
+            return if clap_error.use_stderr() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Success
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(io_error) => {
+            eprintln!("error: cannot start the async runtime: {io_error}");
+            return ExitStatus::Failure;
+        }
+    };
+    let environment = Environment::from_process();
+    match runtime.block_on(run(cli, &environment)) {
+        Ok(status) => status,
+        Err(error) => error.report(),
+    }
+}
+
+async fn run(cli: Cli, environment: &Environment) -> Result<ExitStatus, CliError> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Serve(serve_args) => {
+            let serve_settings = settings::ServeSettings::resolve(global, serve_args, environment)?;
+            commands::serve::run(serve_settings).await
+        }
+        Command::Analyze(analyze_args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::analyze::run(&client, &analyze_args.source, global.json).await
+        }
+        Command::Deploy(deploy_args) => {
+            let client_settings = settings::ClientSettings::resolve(global, environment)?;
+            let deploy_settings = settings::DeploySettings::resolve(deploy_args, environment)?;
+            commands::deploy::run(&client_settings.client()?, &deploy_settings, global.json).await
+        }
+        Command::Ls => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::ls::run(&client, global.json).await
+        }
+        Command::Logs(logs_args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::logs::run(&client, &logs_args.name, logs_args.follow, global.json).await
+        }
+        Command::Rm(rm_args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::rm::run(&client, &rm_args.name, global.json).await
+        }
+        Command::Token(token_args) => match &token_args.action {
+            TokenCommand::Rotate { name } => {
+                let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+                commands::token::rotate(&client, name, global.json).await
+            }
+        },
+    }
+}

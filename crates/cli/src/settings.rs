@@ -1,0 +1,306 @@
+//! Resolved settings: command-line flag over environment variable over default, in one place.
+//!
+//! The process environment is captured once into an [`Environment`], so resolution is a pure
+//! function of (arguments, environment) and tests need not touch the real environment.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::args::{DeployArgs, GlobalArgs, ServeArgs};
+use crate::client::ApiClient;
+use crate::env_input;
+use crate::error::CliError;
+
+/// The environment variables `catwalk` reads, declared once.
+pub mod vars {
+    /// Base URL of the Catwalk server the client commands talk to.
+    pub const CATWALK_URL: &str = "CATWALK_URL";
+    /// Admin token for the client commands.
+    pub const CATWALK_TOKEN: &str = "CATWALK_TOKEN";
+    /// Data directory (server state; also where the client finds the admin token).
+    pub const CATWALK_DATA_DIR: &str = "CATWALK_DATA_DIR";
+    /// Address `catwalk serve` listens on.
+    pub const CATWALK_LISTEN: &str = "CATWALK_LISTEN";
+    /// Database URL for `catwalk serve`.
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    /// Public base URL for `catwalk serve`.
+    pub const CATWALK_PUBLIC_URL: &str = "CATWALK_PUBLIC_URL";
+    /// Package and source cache for `catwalk serve`.
+    pub const CATWALK_CACHE_DIR: &str = "CATWALK_CACHE_DIR";
+}
+
+pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:7411";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7411";
+
+/// The environment settings are resolved against.
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    vars: HashMap<String, String>,
+    /// Where the data directory is when neither flag nor variable says: `<data_dir()>/catwalk`.
+    default_data_dir: Option<PathBuf>,
+}
+
+impl Environment {
+    pub fn from_process() -> Environment {
+        // Variables whose name or value is not UTF-8 cannot be any of ours, nor a usable env
+        // value for a deployment, so they are left out.
+        let vars = std::env::vars_os()
+            .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+            .collect();
+        Environment {
+            vars,
+            default_data_dir: dirs::data_dir().map(|dir| dir.join("catwalk")),
+        }
+    }
+
+    pub fn new<K, V>(
+        vars: impl IntoIterator<Item = (K, V)>,
+        default_data_dir: Option<PathBuf>,
+    ) -> Environment
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Environment {
+            vars: vars
+                .into_iter()
+                .map(|(key, value)| (key.into(), value.into()))
+                .collect(),
+            default_data_dir,
+        }
+    }
+
+    /// The variable's value; set-but-empty counts as unset, as most tools treat it.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|value| !value.is_empty())
+    }
+
+    /// The variable exactly as set, empty included: for `--env KEY`, where empty is a value.
+    pub fn shell_var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// The data directory: `--data-dir`, then `CATWALK_DATA_DIR`, then the platform default.
+    pub fn data_dir(&self, flag: Option<&Path>) -> Option<PathBuf> {
+        flag.map(Path::to_path_buf)
+            .or_else(|| self.var(vars::CATWALK_DATA_DIR).map(PathBuf::from))
+            .or_else(|| self.default_data_dir.clone())
+    }
+}
+
+/// Flag over environment variable, as an owned string.
+fn flag_or_var(flag: Option<&str>, environment: &Environment, var: &str) -> Option<String> {
+    flag.filter(|value| !value.is_empty())
+        .or_else(|| environment.var(var))
+        .map(str::to_owned)
+}
+
+/// Settings shared by every command that talks to a server.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    pub server: Url,
+    pub token: String,
+}
+
+impl ClientSettings {
+    pub fn resolve(global: &GlobalArgs, environment: &Environment) -> Result<Self, CliError> {
+        let server_text = flag_or_var(global.server.as_deref(), environment, vars::CATWALK_URL)
+            .unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned());
+        let server = parse_server_url(&server_text)?;
+        let token = match flag_or_var(global.token.as_deref(), environment, vars::CATWALK_TOKEN) {
+            Some(token) => token,
+            None => {
+                let data_dir = environment
+                    .data_dir(global.data_dir.as_deref())
+                    .ok_or_else(|| {
+                        CliError::MissingToken(
+                            "no admin token given, and no data directory to read it from (no \
+                             home directory)"
+                                .to_owned(),
+                        )
+                    })?;
+                read_admin_token(&data_dir)?
+            }
+        };
+        Ok(ClientSettings { server, token })
+    }
+
+    pub fn client(&self) -> Result<ApiClient, CliError> {
+        Ok(ApiClient::new(self.server.clone(), self.token.clone())?)
+    }
+}
+
+/// Accepts `http(s)://host[:port][/prefix]`, and a bare `host:port` as shorthand for http.
+pub fn parse_server_url(text: &str) -> Result<Url, CliError> {
+    let with_scheme = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("http://{text}")
+    };
+    let url = Url::parse(&with_scheme).map_err(|error| {
+        CliError::Usage(format!(
+            "invalid server URL {text:?} ({error}); expected e.g. {DEFAULT_SERVER_URL}"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(CliError::Usage(format!(
+            "invalid server URL {text:?}: it must be http:// or https:// with a host, e.g. \
+             {DEFAULT_SERVER_URL}"
+        )));
+    }
+    Ok(url)
+}
+
+/// Reads `<data_dir>/admin-token`, which `catwalk serve` writes on first start.
+pub fn read_admin_token(data_dir: &Path) -> Result<String, CliError> {
+    let path = data_dir.join(catwalk_server::ADMIN_TOKEN_FILE);
+    let contents = match std::fs::read_to_string(&path) {
+        Ok(contents) => contents,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CliError::MissingToken(format!(
+                "no admin token: {} does not exist",
+                path.display()
+            )));
+        }
+        Err(error) => {
+            return Err(CliError::MissingToken(format!(
+                "cannot read the admin token from {}: {error}",
+                path.display()
+            )));
+        }
+    };
+    let token = contents.trim();
+    if token.is_empty() {
+        return Err(CliError::MissingToken(format!(
+            "the admin token file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(token.to_owned())
+}
+
+/// Settings for `catwalk serve`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl ServeSettings {
+    pub fn resolve(
+        global: &GlobalArgs,
+        args: &ServeArgs,
+        environment: &Environment,
+    ) -> Result<Self, CliError> {
+        let listen_text = flag_or_var(args.listen.as_deref(), environment, vars::CATWALK_LISTEN)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = parse_listen(&listen_text)?;
+        let data_dir = environment
+            .data_dir(global.data_dir.as_deref())
+            .ok_or_else(|| {
+                CliError::Usage(
+                    "cannot find a default data directory (no home directory); pass --data-dir \
+                     or set CATWALK_DATA_DIR"
+                        .to_owned(),
+                )
+            })?;
+        Ok(ServeSettings {
+            listen,
+            data_dir,
+            database_url: flag_or_var(args.database.as_deref(), environment, vars::DATABASE_URL),
+            public_url: flag_or_var(
+                args.public_url.as_deref(),
+                environment,
+                vars::CATWALK_PUBLIC_URL,
+            ),
+            cache_dir: args
+                .cache_dir
+                .clone()
+                .or_else(|| environment.var(vars::CATWALK_CACHE_DIR).map(PathBuf::from)),
+        })
+    }
+
+    pub fn into_config(self) -> catwalk_server::Config {
+        catwalk_server::Config {
+            listen: self.listen,
+            data_dir: self.data_dir,
+            database_url: self.database_url,
+            public_url: self.public_url,
+            cache_dir: self.cache_dir,
+        }
+    }
+}
+
+/// Accepts `IP:PORT`, or `HOST:PORT` resolved once at start (e.g. `localhost:7411`).
+pub fn parse_listen(text: &str) -> Result<SocketAddr, CliError> {
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let invalid = |why: String| {
+        CliError::Usage(format!(
+            "invalid listen address {text:?} ({why}); expected IP:PORT such as {DEFAULT_LISTEN} \
+             or 0.0.0.0:7411"
+        ))
+    };
+    let mut addresses = text
+        .to_socket_addrs()
+        .map_err(|error| invalid(error.to_string()))?;
+    addresses
+        .next()
+        .ok_or_else(|| invalid("the host name has no address".to_owned()))
+}
+
+/// Settings for `catwalk deploy`.
+#[derive(Clone, Debug)]
+pub struct DeploySettings {
+    pub source: String,
+    pub name: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub wait: bool,
+    pub timeout: Duration,
+}
+
+impl DeploySettings {
+    pub fn resolve(args: &DeployArgs, environment: &Environment) -> Result<Self, CliError> {
+        let mut env = match &args.env_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| {
+                    CliError::Usage(format!(
+                        "cannot read the env file {}: {error}",
+                        path.display()
+                    ))
+                })?;
+                env_input::parse_env_file(&text).map_err(|error| {
+                    CliError::Usage(format!("env file {}: {error}", path.display()))
+                })?
+            }
+            None => BTreeMap::new(),
+        };
+        for arg in &args.env {
+            let (key, value) =
+                env_input::parse_env_arg(arg, |key| environment.shell_var(key).map(str::to_owned))
+                    .map_err(|error| CliError::Usage(error.to_string()))?;
+            env.insert(key, value);
+        }
+        Ok(DeploySettings {
+            source: args.source.clone(),
+            name: args.name.clone().filter(|name| !name.is_empty()),
+            env,
+            wait: !args.no_wait,
+            timeout: Duration::from_secs(args.timeout),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

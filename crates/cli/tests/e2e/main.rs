@@ -1,0 +1,384 @@
+//! End-to-end tests: the real `catwalk` binary, real packages from npm and PyPI, the official MCP
+//! client SDKs (TypeScript and Python), on SQLite and on PostgreSQL.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, unique_secret};
+use serde_json::Value;
+
+const EVERYTHING: &str = "npm:@modelcontextprotocol/server-everything";
+const TIME: &str = "pypi:mcp-server-time";
+const BRAVE: &str = "npm:@modelcontextprotocol/server-brave-search@0.6.2";
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::StoreKind::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::StoreKind::Postgres)
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    official_clients_list_and_call_tools,
+    interleaved_sessions_get_their_own_answers,
+    credentials_reach_the_server_and_nowhere_else,
+    bad_input_gets_clear_errors_and_loses_nothing,
+    local_folders_and_git_urls_deploy,
+    stopping_catwalk_stops_every_server,
+);
+
+fn tool_names(answer: &Value) -> Vec<String> {
+    answer["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools in {answer}"))
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn text_of(answer: &Value) -> String {
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {answer}"))
+        .to_string()
+}
+
+fn official_clients_list_and_call_tools(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let (everything, token) = catwalk.deploy(EVERYTHING, "everything", &[]);
+    for script in ["ts_client.mjs", "py_client.py"] {
+        let answer = client(
+            script,
+            &everything,
+            &token,
+            &[
+                "--call",
+                "echo",
+                "--args",
+                r#"{"message":"hello through catwalk"}"#,
+            ],
+        );
+        assert!(
+            tool_names(&answer).contains(&"echo".to_string()),
+            "{script}: {answer}"
+        );
+        assert!(
+            text_of(&answer).contains("hello through catwalk"),
+            "{script}: {answer}"
+        );
+    }
+
+    let (time, token) = catwalk.deploy(TIME, "time", &[]);
+    for script in ["ts_client.mjs", "py_client.py"] {
+        let answer = client(
+            script,
+            &time,
+            &token,
+            &[
+                "--call",
+                "get_current_time",
+                "--args",
+                r#"{"timezone":"UTC"}"#,
+            ],
+        );
+        assert!(
+            tool_names(&answer).contains(&"get_current_time".to_string()),
+            "{script}: {answer}"
+        );
+        let text = text_of(&answer);
+        assert!(
+            text.contains("UTC") && text.contains("datetime"),
+            "{script}: {answer}"
+        );
+    }
+
+    let listed = catwalk.cli_json(&["ls"]);
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{listed}");
+    assert!(names.contains(&"everything") && names.contains(&"time"));
+}
+
+fn interleaved_sessions_get_their_own_answers(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let (endpoint, token) = catwalk.deploy(EVERYTHING, "shared", &[]);
+    let answer = client("interleave.mjs", &endpoint, &token, &["--calls", "40"]);
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["calls"], 40, "{answer}");
+}
+
+fn credentials_reach_the_server_and_nowhere_else(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+
+    // Analysis knows the key is required, so Catwalk refuses to deploy without it.
+    let refused = catwalk.cli(&["deploy", BRAVE, "--name", "brave"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("BRAVE_API_KEY"), "{message}");
+
+    let brave_key = unique_secret("brave-key");
+    let (brave, token) = catwalk.deploy(BRAVE, "brave", &[("BRAVE_API_KEY", &brave_key)]);
+    let mut tools = tool_names(&client("ts_client.mjs", &brave, &token, &[]));
+    tools.sort();
+    assert_eq!(tools, ["brave_local_search", "brave_web_search"]);
+
+    let injected = unique_secret("injected");
+    let (everything, token) = catwalk.deploy(
+        EVERYTHING,
+        "env-check",
+        &[("CATWALK_E2E_SECRET", &injected)],
+    );
+    let answer = client(
+        "ts_client.mjs",
+        &everything,
+        &token,
+        &["--call", "get-env", "--args", "{}"],
+    );
+    assert!(
+        text_of(&answer).contains(&injected),
+        "the server did not see its env: {answer}"
+    );
+    assert!(
+        !text_of(&answer).contains("CATWALK_VAULT_KEY"),
+        "Catwalk's own env leaked: {answer}"
+    );
+
+    let logs = catwalk.cli(&["logs", "brave"]);
+    assert!(logs.status.success());
+    let listing = catwalk.cli(&["ls", "--json"]);
+    let shown = catwalk.cli(&["--json", "logs", "env-check"]);
+    let mut places = vec![
+        ("the database".to_string(), catwalk.database_dump()),
+        ("the server log".to_string(), catwalk.server_log()),
+        (
+            "catwalk logs".to_string(),
+            String::from_utf8_lossy(&logs.stdout).into_owned(),
+        ),
+        (
+            "catwalk ls".to_string(),
+            String::from_utf8_lossy(&listing.stdout).into_owned(),
+        ),
+        (
+            "catwalk logs --json".to_string(),
+            String::from_utf8_lossy(&shown.stdout).into_owned(),
+        ),
+    ];
+    for (path, text) in all_file_contents(catwalk.data_dir.path()) {
+        places.push((path.display().to_string(), text));
+    }
+    assert!(places.len() > 5);
+    for (place, text) in &places {
+        for secret in [&brave_key, &injected] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret is in plaintext in {place}"
+            );
+        }
+    }
+}
+
+fn bad_input_gets_clear_errors_and_loses_nothing(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let (endpoint, token) = catwalk.deploy(EVERYTHING, "keeper", &[]);
+
+    let unknown = catwalk.cli(&["analyze", "npm:@catwalk-e2e/no-such-package-ever"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&unknown.stderr).to_lowercase();
+    assert!(message.contains("not found"), "{message}");
+
+    let unreachable = catwalk.cli(&[
+        "deploy",
+        "file:///nonexistent/catwalk/repo.git",
+        "--name",
+        "ghost",
+    ]);
+    assert_eq!(unreachable.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&unreachable.stderr).to_lowercase();
+    assert!(
+        message.contains("git") || message.contains("clone"),
+        "{message}"
+    );
+
+    let http = reqwest::blocking::Client::new();
+    let post = |body: &str, auth: Option<&str>| {
+        let mut request = http
+            .post(&endpoint)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        request.send().unwrap()
+    };
+    let malformed = post(
+        "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": ",
+        Some(&format!("Bearer {token}")),
+    );
+    assert_eq!(malformed.status(), 400);
+    let body: Value = malformed.json().unwrap();
+    assert_eq!(body["error"]["code"], -32700, "{body}");
+
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}"#;
+    assert_eq!(post(init, None).status(), 401);
+    assert_eq!(post(init, Some("Bearer cwd_wrong")).status(), 401);
+    let admin = format!("Bearer {}", catwalk.admin_token());
+    assert_eq!(
+        post(init, Some(&admin)).status(),
+        401,
+        "the admin token is not an endpoint token"
+    );
+    assert_eq!(
+        http.get(format!("{}/api/deployments", catwalk.url))
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+
+    // Deleting a running deployment stops its process and removes its folder, and only it.
+    let (_, doomed_token) = catwalk.deploy(EVERYTHING, "doomed", &[]);
+    let shown = catwalk.cli_json(&["ls"]);
+    let doomed_id = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "doomed")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let home = catwalk.data_dir.path().join("deployments").join(&doomed_id);
+    assert!(
+        !processes_under(&home).is_empty(),
+        "the doomed server is not running in {}",
+        home.display()
+    );
+    let removed = catwalk.cli(&["rm", "doomed"]);
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        processes_under(&home).is_empty(),
+        "a process of the deleted deployment survived"
+    );
+    assert!(
+        !home.exists(),
+        "the deleted deployment's folder is left behind"
+    );
+    assert_eq!(
+        post(init, Some(&format!("Bearer {doomed_token}"))).status(),
+        404
+    );
+    let again = catwalk.cli(&["rm", "doomed"]);
+    assert_eq!(again.status.code(), Some(1));
+
+    // The rest is intact.
+    let answer = client(
+        "ts_client.mjs",
+        &endpoint,
+        &token,
+        &["--call", "echo", "--args", r#"{"message":"still here"}"#],
+    );
+    assert!(text_of(&answer).contains("still here"));
+    assert_eq!(catwalk.cli_json(&["ls"]).as_array().unwrap().len(), 1);
+}
+
+fn local_folders_and_git_urls_deploy(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let fixture = harness::repo().join("crates/analyze/tests/fixtures/echo-server");
+    let secret = unique_secret("echo-token");
+    let (endpoint, token) = catwalk.deploy(
+        fixture.to_str().unwrap(),
+        "local-echo",
+        &[("ECHO_SECRET_TOKEN", &secret), ("ECHO_PREFIX", "local: ")],
+    );
+    let answer = client(
+        "ts_client.mjs",
+        &endpoint,
+        &token,
+        &["--call", "echo", "--args", r#"{"message":"hi"}"#],
+    );
+    assert!(text_of(&answer).contains("local: hi"), "{answer}");
+
+    let repo = tempfile::tempdir().unwrap();
+    let copy = repo.path().join("echo");
+    copy_dir(&fixture, &copy);
+    for args in [
+        &["init", "-q"][..],
+        &["add", "."],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-qm",
+            "fixture",
+        ],
+    ] {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&copy)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let url = format!("file://{}", copy.display());
+    let (endpoint, token) = catwalk.deploy(
+        &url,
+        "git-echo",
+        &[("ECHO_SECRET_TOKEN", &secret), ("ECHO_PREFIX", "git: ")],
+    );
+    let answer = client(
+        "py_client.py",
+        &endpoint,
+        &token,
+        &["--call", "echo", "--args", r#"{"message":"hi"}"#],
+    );
+    assert!(text_of(&answer).contains("git: hi"), "{answer}");
+}
+
+fn stopping_catwalk_stops_every_server(kind: StoreKind) {
+    let mut catwalk = Catwalk::start(kind);
+    catwalk.deploy(EVERYTHING, "one", &[]);
+    catwalk.deploy(TIME, "two", &[]);
+    let folders = catwalk.data_dir.path().join("deployments");
+    assert!(processes_under(&folders).len() >= 2);
+    catwalk.stop();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        processes_under(&folders),
+        Vec::<u32>::new(),
+        "server processes outlived Catwalk"
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
