@@ -214,9 +214,9 @@ fn bad_input_gets_clear_errors_and_loses_nothing(kind: StoreKind) {
     );
 
     let http = reqwest::blocking::Client::new();
-    let post = |body: &str, auth: Option<&str>| {
+    let post_to = |url: &str, body: &str, auth: Option<&str>| {
         let mut request = http
-            .post(&endpoint)
+            .post(url)
             .header("accept", "application/json, text/event-stream")
             .header("content-type", "application/json")
             .body(body.to_string());
@@ -225,6 +225,7 @@ fn bad_input_gets_clear_errors_and_loses_nothing(kind: StoreKind) {
         }
         request.send().unwrap()
     };
+    let post = |body: &str, auth: Option<&str>| post_to(&endpoint, body, auth);
     let malformed = post(
         "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": ",
         Some(&format!("Bearer {token}")),
@@ -251,7 +252,7 @@ fn bad_input_gets_clear_errors_and_loses_nothing(kind: StoreKind) {
     );
 
     // Deleting a running deployment stops its process and removes its folder, and only it.
-    let (_, doomed_token) = catwalk.deploy(EVERYTHING, "doomed", &[]);
+    let (doomed, doomed_token) = catwalk.deploy(EVERYTHING, "doomed", &[]);
     let shown = catwalk.cli_json(&["ls"]);
     let doomed_id = shown
         .as_array()
@@ -284,7 +285,7 @@ fn bad_input_gets_clear_errors_and_loses_nothing(kind: StoreKind) {
         "the deleted deployment's folder is left behind"
     );
     assert_eq!(
-        post(init, Some(&format!("Bearer {doomed_token}"))).status(),
+        post_to(&doomed, init, Some(&format!("Bearer {doomed_token}"))).status(),
         404
     );
     let again = catwalk.cli(&["rm", "doomed"]);
@@ -314,7 +315,7 @@ fn local_folders_and_git_urls_deploy(kind: StoreKind) {
         "ts_client.mjs",
         &endpoint,
         &token,
-        &["--call", "echo", "--args", r#"{"message":"hi"}"#],
+        &["--call", "echo", "--args", r#"{"text":"hi"}"#],
     );
     assert!(text_of(&answer).contains("local: hi"), "{answer}");
 
@@ -351,7 +352,7 @@ fn local_folders_and_git_urls_deploy(kind: StoreKind) {
         "py_client.py",
         &endpoint,
         &token,
-        &["--call", "echo", "--args", r#"{"message":"hi"}"#],
+        &["--call", "echo", "--args", r#"{"text":"hi"}"#],
     );
     assert!(text_of(&answer).contains("git: hi"), "{answer}");
 }
