@@ -131,7 +131,7 @@ impl Deployments {
             .collect();
         if !missing.is_empty() {
             return Err(CreateError::Invalid(format!(
-                "missing required environment variables: {} (pass them with --env KEY=VALUE)",
+                "missing required environment variables: {}; give each a value",
                 missing.join(", ")
             )));
         }
