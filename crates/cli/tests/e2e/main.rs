@@ -136,6 +136,20 @@ fn credentials_reach_the_server_and_nowhere_else(kind: StoreKind) {
     tools.sort();
     assert_eq!(tools, ["brave_local_search", "brave_web_search"]);
 
+    // The refusal matters: the installed server itself exits without the key.
+    let installed = harness::shared_cache().join("packages/npm/@modelcontextprotocol+server-brave-search@0.6.2/node_modules/.bin/mcp-server-brave-search");
+    let bare = std::process::Command::new(&installed)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(bare.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bare.stderr)
+            .contains("BRAVE_API_KEY environment variable is required")
+    );
+
     let injected = unique_secret("injected");
     let (everything, token) = catwalk.deploy(
         EVERYTHING,
@@ -290,6 +304,40 @@ fn bad_input_gets_clear_errors_and_loses_nothing(kind: StoreKind) {
     );
     let again = catwalk.cli(&["rm", "doomed"]);
     assert_eq!(again.status.code(), Some(1));
+
+    // A server that crashes at start ends `failed`, and says why.
+    let crasher = tempfile::tempdir().unwrap();
+    std::fs::write(
+        crasher.path().join("package.json"),
+        r#"{"name":"catwalk-crasher","version":"1.0.0","bin":{"catwalk-crasher":"index.js"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        crasher.path().join("index.js"),
+        "#!/usr/bin/env node\nconsole.error('boom: the configuration file is missing');\nprocess.exit(3);\n",
+    )
+    .unwrap();
+    let failed = catwalk.cli(&[
+        "deploy",
+        crasher.path().to_str().unwrap(),
+        "--name",
+        "crasher",
+    ]);
+    assert_eq!(failed.status.code(), Some(1));
+    let shown = catwalk.cli_json(&["ls"]);
+    let crashed = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "crasher")
+        .unwrap();
+    assert_eq!(crashed["status"], "failed", "{crashed}");
+    let reason = crashed["status_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("code 3") && reason.contains("boom: the configuration file is missing"),
+        "{reason}"
+    );
+    assert!(catwalk.cli(&["rm", "crasher"]).status.success());
 
     // The rest is intact.
     let answer = client(
