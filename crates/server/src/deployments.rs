@@ -156,7 +156,6 @@ impl Deployments {
             Err(StoreError::Conflict(_)) => return Err(CreateError::Conflict(name)),
             Err(error) => return Err(error.into()),
         };
-        self.store.add_event(&name, "status", "installing").await?;
         self.launch(&deployment);
         Ok(Created { deployment, token })
     }
@@ -296,7 +295,7 @@ impl Deployments {
             .ok_or("the stored credentials cannot be decrypted with this vault key")?;
 
         self.set_status(name, "installing", None).await;
-        let progress = self.progress_writer(name);
+        let (progress, progress_written) = self.progress_writer(name);
         let package = PackageToInstall {
             kind: match spec.package.registry {
                 Registry::Npm => PackageKind::Npm,
@@ -313,7 +312,11 @@ impl Deployments {
                 let _ = progress.send(line.to_string());
             })
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string());
+        // Every install line is recorded before the next status, so the timeline reads in order.
+        drop(progress);
+        let _ = progress_written.await;
+        let installed = installed?;
 
         self.set_status(name, "starting", None).await;
         let home = self.homes.join(&deployment.id).join("home");
@@ -391,18 +394,21 @@ impl Deployments {
     }
 
     /// Writes install progress lines as events, in order, without blocking the installer.
-    fn progress_writer(&self, name: &str) -> mpsc::UnboundedSender<String> {
+    fn progress_writer(
+        &self,
+        name: &str,
+    ) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let store = self.store.clone();
         let name = name.to_string();
-        tokio::spawn(async move {
+        let writer = tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
                 if let Err(error) = store.add_event(&name, "progress", &line).await {
                     tracing::warn!(%error, "cannot record progress of {name}");
                 }
             }
         });
-        tx
+        (tx, writer)
     }
 
     async fn set_status(&self, name: &str, status: &str, reason: Option<&str>) {
