@@ -76,6 +76,9 @@ pub enum Command {
     Rm(RmArgs),
     /// Manage a deployment's access token
     Token(TokenArgs),
+    /// Choose who may use a deployment's endpoint: `public` (anyone with the URL) or `token`
+    /// (only with its access token, the default)
+    Access(AccessArgs),
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +129,11 @@ pub struct DeployArgs {
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
 
+    /// Let anyone with the URL use the endpoint, without a token (off by default; see `catwalk
+    /// access`)
+    #[arg(long)]
+    pub public: bool,
+
     /// Return right after the deployment is created, without waiting for it to run
     #[arg(long)]
     pub no_wait: bool,
@@ -164,4 +172,19 @@ pub enum TokenCommand {
         /// Deployment name
         name: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Deployment name
+    pub name: String,
+
+    /// `public`: anyone with the URL, no token; `token`: only with the access token
+    pub mode: AccessMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccessMode {
+    Public,
+    Token,
 }

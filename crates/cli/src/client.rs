@@ -164,6 +164,11 @@ impl ApiClient {
             .map(drop)
     }
 
+    pub async fn update_deployment(&self, name: &str, body: &Value) -> Result<Value, ClientError> {
+        self.call(Method::PATCH, &["deployments", name], &[], Some(body))
+            .await
+    }
+
     pub async fn rotate_token(&self, name: &str) -> Result<Value, ClientError> {
         self.call(Method::POST, &["deployments", name, "token"], &[], None)
             .await
@@ -251,6 +256,8 @@ pub struct Deployment {
     pub status_reason: Option<String>,
     #[serde(default)]
     pub endpoint: Option<String>,
+    #[serde(default)]
+    pub public: bool,
 }
 
 /// One entry of `/events`.

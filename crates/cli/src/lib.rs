@@ -90,6 +90,10 @@ async fn run(cli: Cli, environment: &Environment) -> Result<ExitStatus, CliError
             let client = settings::ClientSettings::resolve(global, environment)?.client()?;
             commands::rm::run(&client, &rm_args.name, global.json).await
         }
+        Command::Access(access_args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::access::run(&client, &access_args.name, access_args.mode, global.json).await
+        }
         Command::Token(token_args) => match &token_args.action {
             TokenCommand::Rotate { name } => {
                 let client = settings::ClientSettings::resolve(global, environment)?.client()?;

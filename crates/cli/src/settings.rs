@@ -266,6 +266,7 @@ pub struct DeploySettings {
     pub source: String,
     pub name: Option<String>,
     pub env: BTreeMap<String, String>,
+    pub public: bool,
     pub wait: bool,
     pub timeout: Duration,
 }
@@ -296,6 +297,7 @@ impl DeploySettings {
             source: args.source.clone(),
             name: args.name.clone().filter(|name| !name.is_empty()),
             env,
+            public: args.public,
             wait: !args.no_wait,
             timeout: Duration::from_secs(args.timeout),
         })

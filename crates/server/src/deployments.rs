@@ -43,6 +43,7 @@ struct Live {
     /// Tells a launch apart from a later launch of a deployment with the same name.
     epoch: u64,
     token_hash: String,
+    public: bool,
     state: LiveState,
 }
 
@@ -119,6 +120,7 @@ impl Deployments {
         source: &str,
         name: Option<String>,
         env: BTreeMap<String, String>,
+        public: bool,
     ) -> Result<Created, CreateError> {
         let spec = self.analyze(source).await?;
         let name = name.unwrap_or_else(|| spec.name.clone());
@@ -150,6 +152,7 @@ impl Deployments {
             env_keys: env.keys().cloned().collect(),
             token_hash: catwalk_vault::hash_token(&token),
             status: "installing".into(),
+            public,
         };
         let deployment = match self.store.create_deployment(&new).await {
             Ok(deployment) => deployment,
@@ -220,7 +223,25 @@ impl Deployments {
         futures::future::join_all(all.into_iter().map(stop_live)).await;
     }
 
-    /// The running server of a deployment, if the token is its own.
+    /// Opens a deployment to anyone, without a token, or closes it again. Returns false for an
+    /// unknown deployment.
+    pub async fn set_public(&self, name: &str, public: bool) -> Result<bool, StoreError> {
+        match self.store.set_public(name, public).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound(_)) => return Ok(false),
+            Err(error) => return Err(error),
+        }
+        if let Some(live) = self.live().get_mut(name) {
+            live.public = public;
+        }
+        if !public && let Some(gateway) = self.gateway.get().and_then(Weak::upgrade) {
+            // Sessions opened without a token must not outlive the deployment's opening.
+            gateway.end_sessions_of(name);
+        }
+        Ok(true)
+    }
+
+    /// The running server of a deployment, if the token is its own or the deployment is public.
     pub(crate) async fn access(
         &self,
         name: &str,
@@ -228,12 +249,10 @@ impl Deployments {
     ) -> Result<(Upstream, String), catwalk_gateway::Refusal> {
         use catwalk_gateway::Refusal;
         if let Some(live) = self.live().get(name) {
-            if !token.is_some_and(|t| catwalk_vault::token_matches(t, &live.token_hash)) {
-                return Err(Refusal::Unauthorized);
-            }
+            let principal = principal(token, &live.token_hash, live.public)?;
             return match &live.state {
                 LiveState::Running { upstream, .. } if !upstream.is_closed() => {
-                    Ok((upstream.clone(), live.token_hash.clone()))
+                    Ok((upstream.clone(), principal))
                 }
                 _ => Err(Refusal::Unavailable("it is still starting".into())),
             };
@@ -243,9 +262,7 @@ impl Deployments {
             Ok(None) => return Err(Refusal::NotFound),
             Err(error) => return Err(Refusal::Unavailable(error.to_string())),
         };
-        if !token.is_some_and(|t| catwalk_vault::token_matches(t, &deployment.token_hash)) {
-            return Err(Refusal::Unauthorized);
-        }
+        principal(token, &deployment.token_hash, deployment.public)?;
         let reason = match deployment.status_reason {
             Some(reason) => format!("{}: {reason}", deployment.status),
             None => deployment.status,
@@ -266,6 +283,7 @@ impl Deployments {
             Live {
                 epoch,
                 token_hash: deployment.token_hash.clone(),
+                public: deployment.public,
                 state: LiveState::Launching(task),
             },
         );
@@ -445,6 +463,25 @@ async fn stop_live(live: Live) {
         }
     }
 }
+
+/// Who is calling: the deployment's own token (its hash names the principal), or anyone at all
+/// on a public deployment.
+fn principal(
+    token: Option<&str>,
+    token_hash: &str,
+    public: bool,
+) -> Result<String, catwalk_gateway::Refusal> {
+    match token {
+        Some(token) if catwalk_vault::token_matches(token, token_hash) => {
+            Ok(token_hash.to_string())
+        }
+        _ if public => Ok(PUBLIC_PRINCIPAL.to_string()),
+        _ => Err(catwalk_gateway::Refusal::Unauthorized),
+    }
+}
+
+/// The principal of requests to a public deployment that carry no token of its own.
+const PUBLIC_PRINCIPAL: &str = "public";
 
 fn validate_name(name: &str) -> Result<(), CreateError> {
     let ok = !name.is_empty()

@@ -17,6 +17,8 @@ pub struct NewDeployment {
     pub env_keys: Vec<String>,
     pub token_hash: String,
     pub status: String,
+    /// Open to anyone, without a token.
+    pub public: bool,
 }
 
 /// A stored deployment. Serializing it leaves out the ciphertext and the token hash, so it can
@@ -34,6 +36,7 @@ pub struct Deployment {
     pub token_hash: String,
     pub status: String,
     pub status_reason: Option<String>,
+    pub public: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -52,7 +55,7 @@ pub struct Event {
 pub(crate) const MAX_PAGE: i64 = 10_000;
 
 const DEPLOYMENT_COLUMNS: &str = "id, name, source, spec_json, env_ciphertext, env_keys, \
-                                  token_hash, status, status_reason, created_at, updated_at";
+                                  token_hash, status, status_reason, public, created_at, updated_at";
 
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
     let name: String = row.try_get("name")?;
@@ -72,6 +75,7 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
         token_hash: row.try_get("token_hash")?,
         status: row.try_get("status")?,
         status_reason: row.try_get("status_reason")?,
+        public: row.try_get::<i64, _>("public")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -87,8 +91,8 @@ impl Store {
             serde_json::to_string(&new.env_keys).expect("a list of strings always serializes");
         let inserted = sqlx::query(
             "INSERT INTO deployments (id, name, source, spec_json, env_ciphertext, env_keys, \
-             token_hash, status, status_reason, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $9)",
+             token_hash, status, status_reason, public, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $10)",
         )
         .bind(&id)
         .bind(&new.name)
@@ -98,6 +102,7 @@ impl Store {
         .bind(&env_keys_json)
         .bind(&new.token_hash)
         .bind(&new.status)
+        .bind(i64::from(new.public))
         .bind(now)
         .execute(&self.pool)
         .await;
@@ -123,6 +128,7 @@ impl Store {
             token_hash: new.token_hash.clone(),
             status: new.status.clone(),
             status_reason: None,
+            public: new.public,
             created_at: now,
             updated_at: now,
         })
@@ -265,6 +271,22 @@ impl Store {
     }
 
     /// Replaces the stored hash of the deployment's access token.
+    /// Opens a deployment to anyone (or closes it again).
+    pub async fn set_public(&self, name: &str, public: bool) -> Result<(), StoreError> {
+        let updated =
+            sqlx::query("UPDATE deployments SET public = $1, updated_at = $2 WHERE name = $3")
+                .bind(i64::from(public))
+                .bind(now_millis())
+                .bind(name)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound(name.to_string()));
+        }
+        Ok(())
+    }
+
     pub async fn set_token_hash(&self, name: &str, token_hash: &str) -> Result<(), StoreError> {
         let updated =
             sqlx::query("UPDATE deployments SET token_hash = $1, updated_at = $2 WHERE name = $3")

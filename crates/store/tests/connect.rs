@@ -16,6 +16,7 @@ fn deployment(name: &str) -> NewDeployment {
         env_keys: Vec::new(),
         token_hash: String::new(),
         status: "pending".to_string(),
+        public: false,
     }
 }
 

@@ -26,6 +26,7 @@ on_both_backends!(
     logs_tail_and_trim,
     delete_removes_events_and_logs,
     token_hash_can_be_replaced,
+    deployments_are_private_until_opened,
     settings_upsert,
     migrations_are_idempotent,
     dollar_placeholders_bind_by_number,
@@ -41,6 +42,7 @@ fn new_deployment(name: &str) -> NewDeployment {
         env_keys: vec!["API_KEY".to_string(), "Ünïcode_KEY".to_string()],
         token_hash: "a".repeat(64),
         status: "pending".to_string(),
+        public: false,
     }
 }
 
@@ -340,6 +342,30 @@ mod suite {
         assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     }
 
+    pub async fn deployments_are_private_until_opened(db: &TestDb) {
+        let store = &db.store;
+        let created = store
+            .create_deployment(&new_deployment("svc"))
+            .await
+            .unwrap();
+        assert!(!created.public);
+        store.set_public("svc", true).await.unwrap();
+        assert!(store.get_deployment("svc").await.unwrap().unwrap().public);
+        store.set_public("svc", false).await.unwrap();
+        assert!(!store.list_deployments().await.unwrap()[0].public);
+        let opened = store
+            .create_deployment(&NewDeployment {
+                public: true,
+                ..new_deployment("open")
+            })
+            .await
+            .unwrap();
+        assert!(opened.public);
+        assert!(store.get_deployment("open").await.unwrap().unwrap().public);
+        let err = store.set_public("ghost", true).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+
     pub async fn settings_upsert(db: &TestDb) {
         let store = &db.store;
         assert_eq!(store.get_setting("admin_token_hash").await.unwrap(), None);
@@ -381,7 +407,10 @@ mod suite {
             .fetch_one(again.pool())
             .await
             .unwrap();
-        assert_eq!(applied, 1);
+        let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+            .unwrap()
+            .count() as i64;
+        assert_eq!(applied, shipped, "each migration is applied exactly once");
         again.ping().await.unwrap();
     }
 

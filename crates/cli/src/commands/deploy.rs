@@ -33,7 +33,8 @@ pub async fn run(
     settings: &DeploySettings,
     json: bool,
 ) -> Result<ExitStatus, CliError> {
-    let mut body = json!({ "source": settings.source, "env": settings.env });
+    let mut body =
+        json!({ "source": settings.source, "env": settings.env, "public": settings.public });
     if let Some(name) = &settings.name {
         body["name"] = json!(name);
     }
@@ -216,6 +217,12 @@ pub fn render_result(created: &Value, deployment: &Deployment, with_configs: boo
          (shown only once: store it now; `catwalk token rotate {name}` makes a new one)\n",
         deployment.status
     );
+    if deployment.public {
+        text.push_str(&format!(
+            "Access:     PUBLIC: anyone with the URL can use it, no token needed \
+             (`catwalk access {name} token` closes it)\n"
+        ));
+    }
     if with_configs && let Some(configs) = created.get("configs") {
         let rendered = render_configs(configs);
         if !rendered.is_empty() {

@@ -21,11 +21,15 @@ pub async fn run(client: &ApiClient, json: bool) -> Result<ExitStatus, CliError>
             vec![
                 deployment.name,
                 deployment.status,
+                if deployment.public { "PUBLIC" } else { "token" }.to_owned(),
                 deployment.source,
                 deployment.endpoint.unwrap_or_else(|| "-".to_owned()),
             ]
         })
         .collect();
-    print_out(&table(&["NAME", "STATUS", "SOURCE", "ENDPOINT"], &rows))?;
+    print_out(&table(
+        &["NAME", "STATUS", "ACCESS", "SOURCE", "ENDPOINT"],
+        &rows,
+    ))?;
     Ok(ExitStatus::Success)
 }

@@ -1,5 +1,6 @@
 //! One module per command; each takes resolved settings and returns an exit status.
 
+pub mod access;
 pub mod analyze;
 pub mod deploy;
 pub mod logs;

@@ -199,8 +199,20 @@ impl Catwalk {
 
     /// Deploys through the CLI and waits until it runs; returns (endpoint, token).
     pub fn deploy(&self, source: &str, name: &str, env: &[(&str, &str)]) -> (String, String) {
+        self.deploy_with(source, name, env, &[])
+    }
+
+    /// `deploy` with extra CLI flags.
+    pub fn deploy_with(
+        &self,
+        source: &str,
+        name: &str,
+        env: &[(&str, &str)],
+        flags: &[&str],
+    ) -> (String, String) {
         let pairs: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut args = vec!["deploy", source, "--name", name];
+        args.extend(flags);
         for pair in &pairs {
             args.extend(["--env", pair.as_str()]);
         }

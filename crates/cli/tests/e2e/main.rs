@@ -35,6 +35,7 @@ on_both_stores!(
     bad_input_gets_clear_errors_and_loses_nothing,
     local_folders_and_git_urls_deploy,
     stopping_catwalk_stops_every_server,
+    public_deployments_need_no_token_until_closed,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
@@ -430,4 +431,47 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+fn public_deployments_need_no_token_until_closed(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let (endpoint, token) = catwalk.deploy_with(EVERYTHING, "open", &[], &["--public"]);
+    let listed = catwalk.cli_json(&["ls"]);
+    assert_eq!(listed[0]["public"], true, "{listed}");
+
+    // No token at all: the official client lists and calls tools.
+    let answer = client(
+        "ts_client.mjs",
+        &endpoint,
+        "",
+        &["--call", "echo", "--args", r#"{"message":"open to all"}"#],
+    );
+    assert!(text_of(&answer).contains("open to all"), "{answer}");
+
+    let closed = catwalk.cli(&["access", "open", "token"]);
+    assert!(
+        closed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&closed.stderr)
+    );
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}"#;
+    let anonymous = reqwest::blocking::Client::new()
+        .post(&endpoint)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(init)
+        .send()
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let answer = client(
+        "py_client.py",
+        &endpoint,
+        &token,
+        &["--call", "echo", "--args", r#"{"message":"token again"}"#],
+    );
+    assert!(text_of(&answer).contains("token again"), "{answer}");
+    assert_eq!(catwalk.cli_json(&["ls"])[0]["public"], false);
+
+    let unknown = catwalk.cli(&["access", "ghost", "public"]);
+    assert_eq!(unknown.status.code(), Some(1));
 }

@@ -27,6 +27,14 @@ pub struct CreateBody {
     name: Option<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    #[serde(default)]
+    public: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    public: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -57,7 +65,12 @@ pub async fn create(
     let request = body(request)?;
     let created = app
         .deployments
-        .create(request.source.trim(), request.name, request.env)
+        .create(
+            request.source.trim(),
+            request.name,
+            request.env,
+            request.public,
+        )
         .await?;
     let name = created.deployment.name.clone();
     let endpoint = app.deployments.endpoint(&name);
@@ -82,6 +95,20 @@ pub async fn show(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiR
         Some(deployment) => Ok(Json(view(&app, &deployment))),
         None => Err(ApiError::no_deployment(&name)),
     }
+}
+
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    request: Result<Json<UpdateBody>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let request = body(request)?;
+    if let Some(public) = request.public
+        && !app.deployments.set_public(&name, public).await?
+    {
+        return Err(ApiError::no_deployment(&name));
+    }
+    show(State(app), Path(name)).await
 }
 
 pub async fn remove(
@@ -154,6 +181,7 @@ fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
         "source": deployment.source,
         "status": deployment.status,
         "status_reason": deployment.status_reason,
+        "public": deployment.public,
         "endpoint": app.deployments.endpoint(&deployment.name),
         "env_keys": deployment.env_keys,
         "spec": spec,

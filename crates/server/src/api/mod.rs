@@ -24,7 +24,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/deployments/{name}",
-            get(deployments::show).delete(deployments::remove),
+            get(deployments::show)
+                .patch(deployments::update)
+                .delete(deployments::remove),
         )
         .route("/deployments/{name}/token", post(deployments::rotate_token))
         .route("/deployments/{name}/events", get(deployments::events))
