@@ -6,6 +6,7 @@
 //! Server-Sent Events when the server sends something first (progress, a request to the client).
 //! It never knows how or where the server process runs.
 
+mod guard;
 mod reply;
 mod sessions;
 mod streamable;
@@ -18,6 +19,7 @@ use axum::routing::post;
 use catwalk_bridge::Upstream;
 use futures::future::BoxFuture;
 
+pub use guard::{Guard, check as guard};
 pub use sessions::Sessions;
 
 /// The path of a deployment's MCP endpoint, relative to Catwalk's base URL.
@@ -55,9 +57,8 @@ pub enum Refusal {
 
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
-    /// Origins a browser-based client may call from (`scheme://host[:port]`). A request with an
-    /// `Origin` header not in this list gets 403, against DNS rebinding.
-    pub allowed_origins: Vec<String>,
+    /// The `Origin` and `Host` values requests may carry (403 otherwise), against DNS rebinding.
+    pub guard: Arc<Guard>,
     /// Interval of SSE keep-alive comments, so idle streams survive proxies.
     pub keep_alive: Duration,
     /// A session unused for this long is forgotten.
@@ -67,7 +68,7 @@ pub struct GatewayConfig {
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
-            allowed_origins: Vec::new(),
+            guard: Arc::default(),
             keep_alive: Duration::from_secs(15),
             session_idle_timeout: Duration::from_secs(3600),
         }
@@ -99,6 +100,10 @@ impl Gateway {
                     .delete(streamable::delete),
             )
             .with_state(self.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                self.config.guard.clone(),
+                guard::check,
+            ))
     }
 
     /// Forgets idle sessions now and then, for clients that never send DELETE.

@@ -181,21 +181,8 @@ async fn initialize(gateway: &Gateway, name: &str, access: Access, message: Mess
     reply::with_session(reply::json(&response), &session_id)
 }
 
-/// Origin check, then authentication through the resolver.
+/// Authentication through the resolver (Origin and Host were checked by the guard layer).
 async fn admit(gateway: &Gateway, name: &str, headers: &HeaderMap) -> Result<Access, Response> {
-    if let Some(origin) = header_str(headers, header::ORIGIN.as_str())
-        && !gateway
-            .config
-            .allowed_origins
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
-    {
-        return Err(reply::error(
-            StatusCode::FORBIDDEN,
-            codes::INVALID_REQUEST,
-            "Forbidden: this Origin may not call Catwalk",
-        ));
-    }
     let token = header_str(headers, header::AUTHORIZATION.as_str()).and_then(|value| {
         let (scheme, token) = value.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

@@ -78,14 +78,17 @@ async fn scripted_server() -> Upstream {
 async fn app() -> Router {
     let upstream = scripted_server().await;
     let config = GatewayConfig {
-        allowed_origins: vec!["http://127.0.0.1:7411".into()],
+        guard: Arc::new(Guard {
+            allowed_origins: vec!["http://127.0.0.1:7411".into()],
+            allowed_hosts: vec!["127.0.0.1:7411".into(), "localhost:7411".into()],
+        }),
         ..GatewayConfig::default()
     };
     Gateway::new(Arc::new(OneDeployment { upstream }), config).router()
 }
 
 fn post() -> axum::http::request::Builder {
-    Request::post("/s/demo/mcp")
+    Request::post("http://127.0.0.1:7411/s/demo/mcp")
         .header("authorization", format!("Bearer {TOKEN}"))
         .header("accept", "application/json, text/event-stream")
         .header("content-type", "application/json")
@@ -184,7 +187,7 @@ async fn bad_requests_get_precise_errors() {
         -32700
     );
 
-    let no_accept = Request::post("/s/demo/mcp")
+    let no_accept = Request::post("http://127.0.0.1:7411/s/demo/mcp")
         .header("authorization", format!("Bearer {TOKEN}"))
         .header("content-type", "application/json")
         .body(Body::from(INIT))
@@ -244,7 +247,7 @@ async fn bad_requests_get_precise_errors() {
 #[tokio::test]
 async fn tokens_and_origins_are_checked() {
     let app = app().await;
-    let missing = Request::post("/s/demo/mcp")
+    let missing = Request::post("http://127.0.0.1:7411/s/demo/mcp")
         .header("accept", "application/json, text/event-stream")
         .header("content-type", "application/json")
         .body(Body::from(INIT))
@@ -259,7 +262,7 @@ async fn tokens_and_origins_are_checked() {
         .insert("authorization", "Bearer bad".parse().unwrap());
     assert_eq!(send(&app, wrong).await.0, StatusCode::UNAUTHORIZED);
 
-    let unknown = Request::post("/s/ghost/mcp")
+    let unknown = Request::post("http://127.0.0.1:7411/s/ghost/mcp")
         .header("authorization", format!("Bearer {TOKEN}"))
         .body(Body::from(INIT))
         .unwrap();
@@ -275,6 +278,18 @@ async fn tokens_and_origins_are_checked() {
         .body(Body::from(INIT))
         .unwrap();
     assert_eq!(send(&app, good).await.0, StatusCode::OK);
+
+    // DNS rebinding: a request for another host name is refused even without an Origin.
+    let rebound = post()
+        .header("host", "evil.example:7411")
+        .body(Body::from(INIT))
+        .unwrap();
+    assert_eq!(send(&app, rebound).await.0, StatusCode::FORBIDDEN);
+    let localhost = post()
+        .header("host", "localhost:7411")
+        .body(Body::from(INIT))
+        .unwrap();
+    assert_eq!(send(&app, localhost).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -287,7 +302,7 @@ async fn a_session_belongs_to_its_principal_and_ends_with_delete() {
         .insert("authorization", "Bearer other-token".parse().unwrap());
     assert_eq!(send(&app, stolen).await.0, StatusCode::NOT_FOUND);
 
-    let delete = Request::delete("/s/demo/mcp")
+    let delete = Request::delete("http://127.0.0.1:7411/s/demo/mcp")
         .header("authorization", format!("Bearer {TOKEN}"))
         .header("mcp-session-id", &session)
         .body(Body::empty())
@@ -304,7 +319,7 @@ async fn one_get_stream_per_session() {
     let app = app().await;
     let session = open(&app).await;
     let get = || {
-        Request::get("/s/demo/mcp")
+        Request::get("http://127.0.0.1:7411/s/demo/mcp")
             .header("authorization", format!("Bearer {TOKEN}"))
             .header("accept", "text/event-stream")
             .header("mcp-session-id", &session)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
-use catwalk_gateway::{Gateway, GatewayConfig};
+use catwalk_gateway::{Gateway, GatewayConfig, Guard};
 use catwalk_store::Store;
 use catwalk_vault::Vault;
 
@@ -26,6 +26,7 @@ pub struct App {
     pub deployments: Arc<Deployments>,
     pub gateway: Arc<Gateway>,
     pub public_url: String,
+    guard: Arc<Guard>,
     admin_token_hash: String,
 }
 
@@ -62,10 +63,11 @@ impl App {
             &cache_dir,
             public_url.clone(),
         );
+        let guard = Arc::new(guard(&public_url, bound));
         let gateway = Gateway::new(
             deployments.clone(),
             GatewayConfig {
-                allowed_origins: allowed_origins(&public_url, bound),
+                guard: guard.clone(),
                 ..GatewayConfig::default()
             },
         );
@@ -75,15 +77,21 @@ impl App {
             store,
             deployments,
             gateway,
+            guard,
             public_url,
             admin_token_hash,
         }))
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
+        // The gateway's routes carry the same guard layer of their own.
         Router::new()
             .route("/", get(crate::dashboard::page))
             .nest("/api", crate::api::router(self.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                self.guard.clone(),
+                catwalk_gateway::guard,
+            ))
             .merge(self.gateway.router())
             .layer(tower_http::trace::TraceLayer::new_for_http())
     }
@@ -129,17 +137,38 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
-/// The public URL's origin, plus the loopback names of the bound port (browsers on the same
-/// machine may use any of them).
-fn allowed_origins(public_url: &str, bound: SocketAddr) -> Vec<String> {
-    let mut origins = vec![origin_of(public_url)];
+/// The names Catwalk is reached by: the public URL's, plus the loopback names of the bound port
+/// (browsers and clients on the same machine may use any of them). Bound to all interfaces with no
+/// public URL, Catwalk cannot know its host names, so it does not check `Host`.
+fn guard(public_url: &str, bound: SocketAddr) -> Guard {
+    let public_origin = origin_of(public_url);
+    let mut guard = Guard {
+        allowed_origins: vec![public_origin.clone()],
+        allowed_hosts: Vec::new(),
+    };
+    let public_host = public_origin
+        .split_once("://")
+        .map_or(public_origin.as_str(), |(_, host)| host);
+    let host_is_known = !public_host.starts_with("0.0.0.0") && !public_host.starts_with("[::]");
+    if host_is_known {
+        guard.allowed_hosts.push(public_host.to_string());
+    }
     if bound.ip().is_loopback() || bound.ip().is_unspecified() {
         let port = bound.port();
         for host in ["localhost", "127.0.0.1", "[::1]"] {
-            origins.push(format!("http://{host}:{port}"));
+            guard.allowed_origins.push(format!("http://{host}:{port}"));
+            if host_is_known {
+                guard.allowed_hosts.push(format!("{host}:{port}"));
+            }
         }
     }
-    origins
+    if !host_is_known {
+        tracing::warn!(
+            "listening on all interfaces without --public-url: Host names are not checked \
+             (set --public-url to the address clients use, to guard against DNS rebinding)"
+        );
+    }
+    guard
 }
 
 fn origin_of(url: &str) -> String {

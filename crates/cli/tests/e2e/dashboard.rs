@@ -86,7 +86,11 @@ pub fn dashboard_deploys_with_a_real_browser(kind: StoreKind) {
         .map(|t| t.as_str().unwrap())
         .collect();
     tools.sort_unstable();
-    assert_eq!(tools, ["brave_local_search", "brave_web_search"], "{answer}");
+    assert_eq!(
+        tools,
+        ["brave_local_search", "brave_web_search"],
+        "{answer}"
+    );
     assert_eq!(
         answer["endpoint"],
         format!("{}/s/brave-ui/mcp", catwalk.url),
@@ -112,6 +116,8 @@ pub fn dashboard_deploys_with_a_real_browser(kind: StoreKind) {
     assert_eq!(key["input"]["type"], "password", "{key}");
     assert_eq!(key["input"]["required"], true, "{key}");
     assert_eq!(shown["listedStatus"], "running", "{shown}");
+    assert_eq!(shown["publicChecked"], false, "{shown}");
+    assert_eq!(shown["statusWithoutToken"], 401, "{shown}");
     let configs: Vec<&str> = shown["configs"]
         .as_array()
         .unwrap()
