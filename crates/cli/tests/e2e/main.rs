@@ -1,10 +1,12 @@
 //! End-to-end tests: the real `catwalk` binary, real packages from npm and PyPI, the official MCP
 //! client SDKs (TypeScript and Python), on SQLite and on PostgreSQL.
 
+mod dashboard;
 mod harness;
 
 use std::time::Duration;
 
+use dashboard::dashboard_deploys_with_a_real_browser;
 use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, unique_secret};
 use serde_json::Value;
 
@@ -36,6 +38,7 @@ on_both_stores!(
     local_folders_and_git_urls_deploy,
     stopping_catwalk_stops_every_server,
     public_deployments_need_no_token_until_closed,
+    dashboard_deploys_with_a_real_browser,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {

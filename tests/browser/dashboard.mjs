@@ -1,0 +1,354 @@
+// A real-browser test of Catwalk's dashboard: Debian's chromium, driven by playwright-core, does
+// what a person would (paste the admin token, analyze a source, fill the env form, deploy), and the
+// script checks what the page shows against the REST API, then lists the new endpoint's tools with
+// the official TypeScript MCP SDK. Prints exactly one JSON line on stdout; see README.md.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { chromium } from 'playwright-core';
+
+// The caller parses exactly one line of stdout, so nothing else may be printed there.
+for (const level of ['log', 'info', 'debug']) {
+  console[level] = (...args) => console.error(...args);
+}
+
+const CHROMIUM = process.env.CATWALK_CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const MISSING_SOURCE = 'npm:@catwalk-e2e/no-such-package-ever';
+const CONFIG_CLIENTS = ['claude_desktop', 'claude_code', 'cursor', 'vscode'];
+const ANALYZE_MS = 120_000;
+const DEPLOY_MS = 180_000;
+const STEP_MS = 15_000;
+const TOTAL_S = 420;
+
+const USAGE = 'usage: node dashboard.mjs --url CATWALK_URL --token ADMIN_TOKEN --source SOURCE '
+  + '--name NAME [--env KEY=VALUE]... [--screenshot PATH] [--timeout SECONDS]';
+
+let emitted = false;
+
+/** Writes the one JSON line once, then exits with `code`. */
+function finish(obj, code) {
+  if (emitted) return;
+  emitted = true;
+  process.stdout.write(`${JSON.stringify(obj)}\n`, () => process.exit(code));
+}
+
+function parseArgs(argv) {
+  const out = { env: [] };
+  for (let i = 0; i < argv.length; i += 2) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    const name = flag.startsWith('--') ? flag.slice(2) : '';
+    if (!['url', 'token', 'source', 'name', 'env', 'screenshot', 'timeout'].includes(name)) {
+      throw new Error(`unknown argument: ${flag}\n${USAGE}`);
+    }
+    if (value === undefined) throw new Error(`missing value for ${flag}\n${USAGE}`);
+    if (name === 'env') {
+      const at = value.indexOf('=');
+      if (at <= 0) throw new Error('--env expects KEY=VALUE');
+      out.env.push([value.slice(0, at), value.slice(at + 1)]);
+    } else {
+      out[name] = value;
+    }
+  }
+  for (const required of ['url', 'token', 'source', 'name']) {
+    if (!out[required]) throw new Error(`missing --${required}\n${USAGE}`);
+  }
+  out.url = out.url.replace(/\/+$/, '');
+  return out;
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/** The REST API, called directly, to compare the page against. */
+async function api(opts, method, path, body) {
+  const response = await fetch(`${opts.url}/${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${opts.token}`,
+      Accept: 'application/json',
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(ANALYZE_MS),
+  });
+  const text = await response.text();
+  check(response.ok, `${method} /${path}: HTTP ${response.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text);
+}
+
+/** Waits until one of the selectors is visible; returns its index. */
+async function firstVisible(page, selectors, timeout) {
+  const waits = selectors.map((selector, index) => page.locator(selector)
+    .waitFor({ state: 'visible', timeout }).then(() => index));
+  // The losers keep waiting until their own timeout; their rejections are not errors.
+  for (const wait of waits) wait.catch(() => {});
+  return Promise.any(waits).catch(() => {
+    throw new Error(`none of ${selectors.join(', ')} became visible within ${timeout / 1000} s`);
+  });
+}
+
+async function errorText(page) {
+  return (await page.locator('#error-message').textContent({ timeout: STEP_MS })) ?? '';
+}
+
+/** Reads the analysis as the page shows it. */
+async function readShownSpec(page) {
+  const text = async (selector) => (await page.locator(selector).textContent({ timeout: STEP_MS }))?.trim() ?? '';
+  const env = await page.locator('#spec-env tbody tr').evaluateAll((rows) => rows.map((row) => {
+    const cells = row.querySelectorAll('td');
+    const name = row.getAttribute('data-env');
+    const input = document.querySelector(`#env-fields [name="env:${CSS.escape(name)}"]`);
+    return {
+      name,
+      required: cells[2]?.textContent.trim() === 'yes',
+      secret: cells[3]?.textContent.trim() === 'yes',
+      input: input ? {
+        tag: input.tagName.toLowerCase(),
+        type: input.getAttribute('type'),
+        required: input.hasAttribute('required'),
+      } : null,
+    };
+  }));
+  return {
+    runtime: await text('#spec-runtime'),
+    package: await text('#spec-package'),
+    launch: await text('#spec-launch'),
+    env,
+  };
+}
+
+/** Checks the page's account of the analysis against the API's. */
+function compareSpec(shown, spec) {
+  check(shown.runtime.split(' ')[0] === spec.runtime,
+    `runtime shown as ${JSON.stringify(shown.runtime)}, the API says ${JSON.stringify(spec.runtime)}`);
+  const pkg = `${spec.package.name}@${spec.package.version}`;
+  check(shown.package.startsWith(pkg), `package shown as ${JSON.stringify(shown.package)}, expected ${pkg}`);
+  const words = [spec.launch.command, ...spec.launch.args];
+  check(shown.launch.startsWith(spec.launch.command) && words.every((word) => shown.launch.includes(word)),
+    `launch shown as ${JSON.stringify(shown.launch)}, the API says ${JSON.stringify(words)}`);
+  const names = shown.env.map((variable) => variable.name);
+  check(JSON.stringify(names) === JSON.stringify(spec.env.map((variable) => variable.name)),
+    `env vars shown: ${JSON.stringify(names)}, the API found ${JSON.stringify(spec.env.map((v) => v.name))}`);
+  for (const variable of spec.env) {
+    const row = shown.env.find((candidate) => candidate.name === variable.name);
+    for (const flag of ['required', 'secret']) {
+      check(row[flag] === variable[flag],
+        `${variable.name}: ${flag} shown as ${row[flag]}, the API says ${variable[flag]}`);
+    }
+    check(row.input, `${variable.name} has no input named env:${variable.name} in #env-form`);
+    if (variable.secret) {
+      check(row.input.tag === 'input' && row.input.type === 'password',
+        `${variable.name} is secret but its input is <${row.input.tag} type=${row.input.type}>`);
+    } else {
+      check(row.input.type !== 'password', `${variable.name} is not secret but its input hides what is typed`);
+    }
+    check(row.input.required === variable.required,
+      `${variable.name}: the input's required attribute is ${row.input.required}, the API says ${variable.required}`);
+  }
+}
+
+/** Reads the four client configurations shown after a deploy; each must carry endpoint and token. */
+async function readConfigs(page, endpoint, accessToken) {
+  const configs = await page.locator('#configs [data-client]').evaluateAll((blocks) => blocks
+    .map((block) => [block.getAttribute('data-client'), block.querySelector('pre')?.textContent ?? '']));
+  const shown = Object.fromEntries(configs);
+  for (const client of CONFIG_CLIENTS) {
+    check(client in shown, `#configs has no ${client} configuration (it has ${Object.keys(shown).join(', ')})`);
+    check(shown[client].includes(endpoint), `the ${client} configuration does not contain the endpoint`);
+    check(shown[client].includes(accessToken), `the ${client} configuration does not contain the access token`);
+  }
+  return Object.keys(shown);
+}
+
+/** The HTTP status of an MCP `initialize` sent without any token. */
+async function statusWithoutToken(endpoint) {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({
+      jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'anonymous', version: '0' } },
+    }),
+    signal: AbortSignal.timeout(STEP_MS),
+  });
+  await response.body?.cancel();
+  return response.status;
+}
+
+async function listTools(endpoint, accessToken) {
+  const transport = new StreamableHTTPClientTransport(new URL(endpoint), {
+    requestInit: { headers: { Authorization: `Bearer ${accessToken}` } },
+  });
+  const client = new Client({ name: 'catwalk-dashboard-test', version: '0.0.0' });
+  await client.connect(transport, { timeout: 60_000 });
+  try {
+    const names = [];
+    let cursor;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: 60_000 });
+      names.push(...page.tools.map((tool) => tool.name));
+      cursor = page.nextCursor;
+    } while (cursor);
+    return names;
+  } finally {
+    await transport.terminateSession().catch(() => {});
+    await client.close().catch(() => {});
+  }
+}
+
+async function run(opts, page) {
+  const shown = {};
+  const apiSpec = await api(opts, 'POST', 'api/analyze', { source: opts.source });
+
+  await page.goto(`${opts.url}/`, { timeout: STEP_MS });
+  await page.locator('#token').fill(opts.token, { timeout: STEP_MS });
+  await page.locator('#token').press('Tab');
+  await page.locator('#source').fill(opts.source, { timeout: STEP_MS });
+  await page.locator('#analyze').click({ timeout: STEP_MS });
+  if (await firstVisible(page, ['#env-form', '#error'], ANALYZE_MS) === 1) {
+    throw new Error(`the page showed an error after Analyze: ${await errorText(page)}`);
+  }
+  check(await page.locator('#spec').isVisible(), '#env-form is visible but #spec is not');
+  Object.assign(shown, await readShownSpec(page));
+  compareSpec(shown, apiSpec);
+
+  const secrets = [];
+  for (const [key, value] of opts.env) {
+    const field = page.locator(`#env-fields [name="env:${key}"]`);
+    if (await field.count()) {
+      if (await field.evaluate((node) => node.tagName === 'SELECT')) await field.selectOption(value);
+      else await field.fill(value);
+      if (await field.getAttribute('type') === 'password') secrets.push(value);
+    } else {
+      // A variable the analysis did not find goes where a person would put it: the free-form box.
+      const extra = page.locator('#extra-env');
+      await extra.fill(`${await extra.inputValue()}${key}=${value}\n`);
+    }
+  }
+  await page.locator('#name').fill(opts.name);
+  // A deployment made without touching anything must need a token.
+  shown.publicChecked = await page.locator('#public').isChecked({ timeout: STEP_MS });
+  check(!shown.publicChecked, 'the Public checkbox is checked by default');
+  // The browser's own validation (required fields) stops a submit silently: say so at once
+  // instead of waiting for a result that cannot come.
+  const invalid = await page.locator('#env-form :invalid').evaluateAll((nodes) => nodes
+    .map((node) => `${node.name || node.id}: ${node.validationMessage}`));
+  check(invalid.length === 0, `the browser will not submit the env form: ${invalid.join('; ')}`);
+  await page.locator('#deploy').click({ timeout: STEP_MS });
+  if (await firstVisible(page, ['#result', '#error'], DEPLOY_MS) === 1) {
+    const log = await page.locator('#progress-log').textContent().catch(() => '');
+    throw new Error(`the page showed an error after Deploy: ${await errorText(page)}\n${log}`);
+  }
+  const endpoint = (await page.locator('#endpoint').textContent())?.trim() ?? '';
+  const accessToken = (await page.locator('#access-token').textContent())?.trim() ?? '';
+  check(accessToken.length > 0, '#access-token is empty');
+  const deployment = await api(opts, 'GET', `api/deployments/${encodeURIComponent(opts.name)}`);
+  check(deployment.status === 'running', `the API says ${opts.name} is ${deployment.status}`);
+  check(endpoint === deployment.endpoint, `#endpoint shows ${endpoint}, the API says ${deployment.endpoint}`);
+  check(deployment.public === false, `the API says ${opts.name} is public, but Public was not ticked`);
+  shown.statusWithoutToken = await statusWithoutToken(endpoint);
+  check(shown.statusWithoutToken === 401,
+    `the endpoint answered HTTP ${shown.statusWithoutToken} to a request without a token, not 401`);
+  shown.resultTitle = (await page.locator('#result-title').textContent())?.trim();
+  shown.configs = await readConfigs(page, endpoint, accessToken);
+
+  // Secret values must not stay on the page once the deployment is created.
+  const leftovers = await page.evaluate((values) => {
+    const inputs = [...document.querySelectorAll('input, textarea')].map((node) => node.value).join('\n');
+    const all = `${document.documentElement.outerHTML}\n${inputs}`;
+    return values.filter((value) => all.includes(value)).length;
+  }, secrets);
+  check(leftovers === 0, `${leftovers} secret env value(s) are still on the page after Deploy`);
+
+  const tools = await listTools(endpoint, accessToken);
+
+  const status = page.locator(`#deployments tr[data-name="${opts.name}"] .status`);
+  const deadline = Date.now() + STEP_MS;
+  for (;;) {
+    shown.listedStatus = (await status.textContent({ timeout: STEP_MS }).catch(() => null))?.trim() ?? null;
+    if (shown.listedStatus === 'running') break;
+    check(Date.now() < deadline, `#deployments shows ${opts.name} as ${shown.listedStatus}, not running`);
+    await page.locator('#refresh').click();
+    await page.waitForTimeout(500);
+  }
+
+  await page.locator('#source').fill(MISSING_SOURCE);
+  await page.locator('#analyze').click();
+  check(await firstVisible(page, ['#error', '#env-form'], ANALYZE_MS) === 0,
+    `analyzing ${MISSING_SOURCE} showed a spec instead of an error`);
+  shown.missingPackageError = await errorText(page);
+  check(/not found/i.test(shown.missingPackageError),
+    `the error for ${MISSING_SOURCE} does not say "not found": ${shown.missingPackageError}`);
+
+  return { endpoint, tools, shown };
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    finish({ ok: false, error: err.message }, 1);
+    return;
+  }
+  const seconds = Number(opts.timeout ?? TOTAL_S);
+  const profile = mkdtempSync(join(tmpdir(), 'catwalk-chromium-'));
+  const pageErrors = [];
+  let context;
+  let page;
+  // Whichever ends first (the run or the overall timer) reports; the other does nothing.
+  let ending = false;
+
+  const closeBrowser = async () => {
+    if (context) await Promise.race([context.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
+    rmSync(profile, { recursive: true, force: true });
+  };
+  const fail = async (message, code) => {
+    if (ending) return;
+    ending = true;
+    const result = { ok: false, error: message };
+    if (pageErrors.length) result.pageErrors = pageErrors;
+    if (page) {
+      const path = opts.screenshot ?? join(tmpdir(), `catwalk-dashboard-failure-${process.pid}.png`);
+      await page.screenshot({ path, fullPage: true, timeout: 10_000 })
+        .then(() => { result.screenshot = path; })
+        .catch((err) => { result.screenshotError = err.message.split('\n')[0]; });
+    }
+    await closeBrowser();
+    finish(result, code);
+  };
+  setTimeout(() => fail(`timed out after ${seconds} s`, 1), seconds * 1000).unref();
+
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      timeout: 60_000,
+      viewport: { width: 1200, height: 1600 },
+    });
+    page = context.pages()[0] ?? await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('dialog', (dialog) => dialog.dismiss().catch(() => {}));
+    const outcome = await run(opts, page);
+    check(pageErrors.length === 0, `uncaught errors in the page: ${pageErrors.join('; ')}`);
+    if (ending) return;
+    ending = true;
+    await closeBrowser();
+    finish({ ok: true, ...outcome }, 0);
+  } catch (err) {
+    await fail(err instanceof Error ? err.message : String(err), 1);
+  }
+}
+
+main();
