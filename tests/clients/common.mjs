@@ -4,6 +4,7 @@
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 
 // The Rust tests parse exactly one line of stdout, so anything the SDK (or a
 // dependency) might print goes to stderr instead.
@@ -75,7 +76,7 @@ export function armTimeout(seconds) {
  * Builds an SDK client and transport. `state.lastHttpStatus` is the status of
  * the most recent POST of this transport when it was not 2xx, else null.
  */
-export function makeClient(url, token, name) {
+export function makeClient(url, token, name, kind = 'http') {
   const state = { lastHttpStatus: null };
   const headers = {};
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -88,10 +89,21 @@ export function makeClient(url, token, name) {
     }
     return response;
   };
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers },
-    fetch: recordingFetch,
-  });
+  // 'sse' is the legacy HTTP+SSE transport (2024-11-05): the URL is the /sse stream. Its SDK
+  // transport adds requestInit headers twice to the stream's GET ("Bearer X, Bearer X"), so the
+  // token is set (not appended) by the fetch wrapper instead.
+  const transport = kind === 'sse'
+    ? new SSEClientTransport(new URL(url), {
+      fetch: (input, init) => {
+        const merged = new Headers(init?.headers);
+        for (const [key, value] of Object.entries(headers)) merged.set(key, value);
+        return recordingFetch(input, { ...init, headers: merged });
+      },
+    })
+    : new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers },
+      fetch: recordingFetch,
+    });
   const client = new Client({ name, version: '0.0.0' });
   return { client, transport, state };
 }

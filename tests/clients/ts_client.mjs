@@ -4,7 +4,8 @@
 // terminates the session (HTTP DELETE) and prints one JSON line.
 //
 // Usage: node ts_client.mjs --url URL [--token TOKEN] [--call TOOL --args JSON]
-//                           [--repeat N] [--timeout SECONDS]
+//                           [--repeat N] [--timeout SECONDS] [--transport http|sse]
+// --transport sse uses the legacy HTTP+SSE transport; the URL is then the /sse stream.
 //
 // Success (exit 0): {"protocolVersion","serverName","tools":[...],"result","sessionId","calls"}
 // Failure (exit 1): {"error":"...","code":<HTTP status | JSON-RPC code | null>,"calls":<completed>}
@@ -12,7 +13,7 @@
 
 import { armTimeout, bounded, describeError, finish, listAllTools, makeClient, parseArgs } from './common.mjs';
 
-const SPEC = { url: 'string', token: 'string', call: 'string', args: 'json', repeat: 'int', timeout: 'int' };
+const SPEC = { url: 'string', token: 'string', call: 'string', args: 'json', repeat: 'int', timeout: 'int', transport: 'string' };
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2), SPEC);
@@ -20,7 +21,7 @@ async function main() {
   if (opts.args !== undefined && !opts.call) return finish({ error: '--args needs --call', code: null }, 1);
   armTimeout(opts.timeout ?? 60);
 
-  const { client, transport, state } = makeClient(opts.url, opts.token, 'catwalk-ts-test-client');
+  const { client, transport, state } = makeClient(opts.url, opts.token, 'catwalk-ts-test-client', opts.transport ?? 'http');
   let calls = 0;
   try {
     await client.connect(transport);
@@ -39,13 +40,13 @@ async function main() {
 
     // Read before terminateSession(), which clears it.
     const sessionId = transport.sessionId ?? null;
-    await transport.terminateSession();
+    await transport.terminateSession?.();
     await client.close();
     return finish({ protocolVersion, serverName, tools, result, sessionId, calls }, 0);
   } catch (err) {
     // Best effort: do not leave a live session behind on the server. The
     // original error is the one worth reporting, so cleanup errors are dropped.
-    await bounded(transport.terminateSession(), 5000);
+    await bounded(transport.terminateSession?.() ?? Promise.resolve(), 5000);
     await bounded(client.close(), 5000);
     return finish({ ...describeError(err, state), calls }, 1);
   }

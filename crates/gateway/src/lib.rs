@@ -1,4 +1,5 @@
-//! The HTTP front of every deployment: MCP Streamable HTTP at `/s/{name}/mcp`.
+//! The HTTP front of every deployment: MCP Streamable HTTP at `/s/{name}/mcp`, and the legacy
+//! HTTP+SSE transport (2024-11-05) at `/s/{name}/sse` with its message endpoint.
 //!
 //! The gateway authenticates each request through a [`Resolver`] (the server crate decides what a
 //! token means and which running server a deployment maps to), keeps client sessions, and turns a
@@ -7,6 +8,7 @@
 //! It never knows how or where the server process runs.
 
 mod guard;
+mod legacy_sse;
 mod reply;
 mod sessions;
 mod streamable;
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::post;
+use axum::routing::{get, post};
 use catwalk_bridge::Upstream;
 use futures::future::BoxFuture;
 
@@ -78,6 +80,7 @@ impl Default for GatewayConfig {
 pub struct Gateway {
     resolver: Arc<dyn Resolver>,
     sessions: Sessions,
+    legacy: legacy_sse::LegacySessions,
     config: GatewayConfig,
 }
 
@@ -86,6 +89,7 @@ impl Gateway {
         Arc::new(Gateway {
             resolver,
             sessions: Sessions::default(),
+            legacy: Default::default(),
             config,
         })
     }
@@ -99,6 +103,8 @@ impl Gateway {
                     .get(streamable::get)
                     .delete(streamable::delete),
             )
+            .route("/s/{name}/sse", get(legacy_sse::open))
+            .route("/s/{name}/messages", post(legacy_sse::post))
             .with_state(self.clone())
             .layer(axum::middleware::from_fn_with_state(
                 self.config.guard.clone(),
@@ -126,10 +132,12 @@ impl Gateway {
     /// Ends every session of a deployment (it was removed or restarted).
     pub fn end_sessions_of(&self, deployment: &str) {
         self.sessions.forget_deployment(deployment);
+        self.legacy.forget_deployment(deployment);
     }
 
+    /// Open client sessions, of both transports.
     pub fn session_count(&self) -> usize {
-        self.sessions.len()
+        self.sessions.len() + self.legacy.len()
     }
 }
 

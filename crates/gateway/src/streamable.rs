@@ -182,7 +182,11 @@ async fn initialize(gateway: &Gateway, name: &str, access: Access, message: Mess
 }
 
 /// Authentication through the resolver (Origin and Host were checked by the guard layer).
-async fn admit(gateway: &Gateway, name: &str, headers: &HeaderMap) -> Result<Access, Response> {
+pub(crate) async fn admit(
+    gateway: &Gateway,
+    name: &str,
+    headers: &HeaderMap,
+) -> Result<Access, Response> {
     let token = header_str(headers, header::AUTHORIZATION.as_str()).and_then(|value| {
         let (scheme, token) = value.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

@@ -357,3 +357,82 @@ async fn interleaved_sessions_over_http_get_their_own_answers() {
         assert_eq!(answer["result"]["content"][0]["text"], format!("{who}-{i}"));
     }
 }
+
+/// Reads an SSE body until `needle` appears, returning all it read.
+async fn read_until(body: &mut Body, needle: &str) -> String {
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} in {seen:?}"))
+            .expect("the stream ended")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn legacy_http_sse_clients_work_beside_streamable_http() {
+    let app = app().await;
+    let open = Request::get("http://127.0.0.1:7411/s/demo/sse")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("accept", "text/event-stream")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(open).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.into_body();
+    let first = read_until(&mut stream, "\n\n").await;
+    assert!(
+        first.starts_with("event: endpoint\ndata: /s/demo/messages?sessionId="),
+        "{first}"
+    );
+    let endpoint = first
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim_start_matches("data: ")
+        .to_string();
+
+    let post_message = |body: String, token: &str| {
+        Request::post(format!("http://127.0.0.1:7411{endpoint}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (status, _, text) = send(&app, post_message(INIT.to_string(), TOKEN)).await;
+    assert_eq!((status, text.as_str()), (StatusCode::ACCEPTED, "Accepted"));
+    let init = read_until(&mut stream, "scripted").await;
+    assert!(init.contains("event: message"), "{init}");
+
+    let call = json!({"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"echo","arguments":{"message":"over sse"}}});
+    assert_eq!(
+        send(&app, post_message(call.to_string(), TOKEN)).await.0,
+        StatusCode::ACCEPTED
+    );
+    let answer = read_until(&mut stream, "over sse").await;
+    assert!(answer.contains(r#""id":"c""#), "{answer}");
+
+    // Another principal cannot post into this stream; bad JSON is a 400 with -32700.
+    assert_eq!(
+        send(&app, post_message(call.to_string(), "other-token"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _, body) = send(&app, post_message("{nope".into(), TOKEN)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("-32700"));
+
+    // Closing the stream ends the session.
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        send(&app, post_message(call.to_string(), TOKEN)).await.0,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -1,11 +1,13 @@
 //! End-to-end tests: the real `catwalk` binary, real packages from npm and PyPI, the official MCP
 //! client SDKs (TypeScript and Python), on SQLite and on PostgreSQL.
 
+mod conformance;
 mod dashboard;
 mod harness;
 
 use std::time::Duration;
 
+use conformance::conformance_legacy_scenarios_pass;
 use dashboard::dashboard_deploys_with_a_real_browser;
 use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, unique_secret};
 use serde_json::Value;
@@ -39,6 +41,7 @@ on_both_stores!(
     stopping_catwalk_stops_every_server,
     public_deployments_need_no_token_until_closed,
     dashboard_deploys_with_a_real_browser,
+    conformance_legacy_scenarios_pass,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
@@ -81,6 +84,23 @@ fn official_clients_list_and_call_tools(kind: StoreKind) {
             "{script}: {answer}"
         );
     }
+
+    // The legacy HTTP+SSE transport (2024-11-05) of the same deployment.
+    let sse = everything.replace("/mcp", "/sse");
+    let answer = client(
+        "ts_client.mjs",
+        &sse,
+        &token,
+        &[
+            "--transport",
+            "sse",
+            "--call",
+            "echo",
+            "--args",
+            r#"{"message":"over legacy sse"}"#,
+        ],
+    );
+    assert!(text_of(&answer).contains("over legacy sse"), "{answer}");
 
     let (time, token) = catwalk.deploy(TIME, "time", &[]);
     for script in ["ts_client.mjs", "py_client.py"] {
