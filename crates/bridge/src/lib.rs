@@ -33,6 +33,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 const SESSION_QUEUE: usize = 256;
 /// Messages a single request's stream may queue.
 const REQUEST_QUEUE: usize = 64;
+/// How long a session's request waits for a restarting server before it gets an error.
+const RESTART_PATIENCE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
@@ -58,9 +60,23 @@ pub struct Upstream {
 }
 
 struct Inner {
-    to_server: mpsc::Sender<String>,
+    /// The current process's stdin; replaced when a new process is attached.
+    to_server: Mutex<mpsc::Sender<String>>,
     state: Mutex<State>,
-    closed: watch::Sender<Option<String>>,
+    /// A copy of `State::status` that can be waited on. Written only under the state lock.
+    status: watch::Sender<Status>,
+}
+
+/// Where an upstream is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// A process is attached and initialized.
+    Running,
+    /// The process is gone (or not ready yet); a new one may be attached with
+    /// [`Upstream::restart`]. Sessions live on; their requests wait for the new process.
+    Interrupted(String),
+    /// For good: every session has ended.
+    Closed(String),
 }
 
 #[derive(Default)]
@@ -74,7 +90,17 @@ struct State {
     next_server_request: u64,
     last_active_session: Option<u64>,
     init: Option<InitInfo>,
-    closed: Option<String>,
+    /// What Catwalk sent in its `initialize`, sent again to every new process.
+    init_params: Option<Box<RawValue>>,
+    /// Counts attached processes; the read loop of an old one must not touch the new one.
+    generation: u64,
+    status: Status,
+}
+
+impl Default for Status {
+    fn default() -> Status {
+        Status::Interrupted("the server is starting".into())
+    }
 }
 
 struct Pending {
@@ -101,35 +127,65 @@ impl Upstream {
         from_server: mpsc::Receiver<String>,
         handshake_timeout: Duration,
     ) -> Result<(Upstream, InitInfo), BridgeError> {
-        let (closed, _) = watch::channel(None);
         let upstream = Upstream {
             inner: Arc::new(Inner {
-                to_server,
+                to_server: Mutex::new(to_server.clone()),
                 state: Mutex::new(State::default()),
-                closed,
+                status: watch::channel(Status::default()).0,
             }),
         };
-        tokio::spawn(route::read_loop(upstream.clone(), from_server));
-
         let params = serde_json::json!({
             "protocolVersion": catwalk_protocol::LATEST_VERSION,
             "capabilities": {},
             "clientInfo": { "name": "catwalk", "version": env!("CARGO_PKG_VERSION") },
         });
-        let answer = upstream
-            .call("initialize", Some(raw(&params)), handshake_timeout)
+        upstream.state().init_params = Some(raw(&params));
+        let info = upstream
+            .restart(to_server, from_server, handshake_timeout)
             .await?;
+        Ok((upstream, info))
+    }
+
+    /// Attaches a new process after the previous one exited, and initializes it with the same
+    /// parameters as the first. Sessions keep working without a new `initialize`; requests sent
+    /// while the process was gone were answered with an error, and those waiting are now sent.
+    pub async fn restart(
+        &self,
+        to_server: mpsc::Sender<String>,
+        from_server: mpsc::Receiver<String>,
+        handshake_timeout: Duration,
+    ) -> Result<InitInfo, BridgeError> {
+        let (generation, params) = {
+            let mut state = self.state();
+            if let Status::Closed(reason) = &state.status {
+                return Err(BridgeError::Exited(reason.clone()));
+            }
+            state.generation += 1;
+            *self
+                .inner
+                .to_server
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = to_server;
+            (state.generation, state.init_params.clone())
+        };
+        tokio::spawn(route::read_loop(self.clone(), from_server, generation));
+        let answer = self.call("initialize", params, handshake_timeout).await?;
         let info = InitInfo {
             protocol_version: answer
                 .result_field::<String>("protocolVersion")
                 .unwrap_or_else(|| catwalk_protocol::LATEST_VERSION.to_string()),
             result: answer.result.clone().expect("call() returns only results"),
         };
-        upstream.state().init = Some(info.clone());
-        upstream
-            .send(&Message::notification("notifications/initialized", None))
+        self.send(&Message::notification("notifications/initialized", None))
             .await;
-        Ok((upstream, info))
+        {
+            let mut state = self.state();
+            if state.generation == generation && !matches!(state.status, Status::Closed(_)) {
+                state.init = Some(info.clone());
+                self.set_status(&mut state, Status::Running);
+            }
+        }
+        Ok(info)
     }
 
     /// Sends a request on Catwalk's own behalf (the handshake, a readiness check) and waits for
@@ -143,7 +199,7 @@ impl Upstream {
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut state = self.state();
-            if let Some(reason) = &state.closed {
+            if let Status::Closed(reason) = &state.status {
                 return Err(BridgeError::Exited(reason.clone()));
             }
             let id = state.allocate_id();
@@ -162,7 +218,13 @@ impl Upstream {
             .await;
         let answer = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => return Err(BridgeError::Exited(self.closed_reason())),
+            Ok(Err(_)) => {
+                let reason = match self.status() {
+                    Status::Interrupted(reason) | Status::Closed(reason) => reason,
+                    Status::Running => "it dropped the request".to_string(),
+                };
+                return Err(BridgeError::Exited(reason));
+            }
             Err(_) => {
                 self.state().pending.remove(&id);
                 return Err(BridgeError::Timeout {
@@ -176,7 +238,7 @@ impl Upstream {
                 .ok()
                 .and_then(|e| e.get("message").and_then(Value::as_str).map(str::to_string))
                 .unwrap_or_else(|| error.get().to_string());
-            if answer.id.is_none() || self.is_closed() {
+            if answer.id.is_none() || self.status() != Status::Running {
                 return Err(BridgeError::Exited(message));
             }
             return Err(BridgeError::Rejected {
@@ -193,7 +255,7 @@ impl Upstream {
         let mut state = self.state();
         state.next_session += 1;
         let id = state.next_session;
-        if state.closed.is_none() {
+        if !matches!(state.status, Status::Closed(_)) {
             state.sessions.insert(id, tx);
         }
         Session {
@@ -207,51 +269,74 @@ impl Upstream {
         self.state().init.clone()
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.inner.closed.borrow().is_some()
+    pub fn status(&self) -> Status {
+        self.inner.status.borrow().clone()
     }
 
-    /// Waits until the server's stdout closes (it exited or was stopped) and returns why.
+    /// Closed for good (see [`Status::Closed`]).
+    pub fn is_closed(&self) -> bool {
+        matches!(*self.inner.status.borrow(), Status::Closed(_))
+    }
+
+    /// Waits until the upstream is closed for good and returns why.
     pub async fn closed(&self) -> String {
-        let mut watcher = self.inner.closed.subscribe();
-        loop {
-            if let Some(reason) = watcher.borrow_and_update().clone() {
-                return reason;
-            }
-            if watcher.changed().await.is_err() {
-                return self.closed_reason();
+        let mut status = self.inner.status.subscribe();
+        let closed = status.wait_for(|s| matches!(s, Status::Closed(_))).await;
+        match closed.as_deref() {
+            Ok(Status::Closed(reason)) => reason.clone(),
+            _ => "the upstream was dropped".to_string(),
+        }
+    }
+
+    /// Waits up to `patience` for a running process; the reason it is not running otherwise.
+    async fn ready(&self, patience: Duration) -> Result<(), String> {
+        let mut status = self.inner.status.subscribe();
+        let settled = tokio::time::timeout(
+            patience,
+            status.wait_for(|s| !matches!(s, Status::Interrupted(_))),
+        )
+        .await;
+        match self.status() {
+            Status::Running => Ok(()),
+            Status::Interrupted(reason) | Status::Closed(reason) => {
+                let _ = settled;
+                Err(reason)
             }
         }
     }
 
-    /// Marks the upstream closed with a reason (the supervisor knows the exit status better than
-    /// the bridge, which only sees stdout close). Answers every request in flight with an error.
+    /// The process is gone (its stdout closed): every request in flight gets an error at once.
+    /// Ignored when it concerns an older process than the one attached.
+    pub(crate) fn interrupt(&self, generation: u64, reason: &str) {
+        let pending = {
+            let mut state = self.state();
+            if state.generation != generation || matches!(state.status, Status::Closed(_)) {
+                return;
+            }
+            self.set_status(&mut state, Status::Interrupted(reason.to_string()));
+            std::mem::take(&mut state.pending)
+        };
+        fail(pending, reason);
+    }
+
+    /// Closes the upstream for good: requests in flight get an error, and sessions end.
     pub fn close(&self, reason: &str) {
         let pending = {
             let mut state = self.state();
-            if state.closed.is_some() {
+            if matches!(state.status, Status::Closed(_)) {
                 return;
             }
-            state.closed = Some(reason.to_string());
+            self.set_status(&mut state, Status::Closed(reason.to_string()));
             state.sessions.clear();
+            state.server_requests.clear();
             std::mem::take(&mut state.pending)
         };
-        for (_, pending) in pending {
-            let error = Message::error(
-                Some(pending.client_id),
-                codes::SERVER_UNAVAILABLE,
-                &format!("the MCP server exited before answering: {reason}"),
-            );
-            pending.reply.deliver(error);
-        }
-        self.inner.closed.send_replace(Some(reason.to_string()));
+        fail(pending, reason);
     }
 
-    fn closed_reason(&self) -> String {
-        self.state()
-            .closed
-            .clone()
-            .unwrap_or_else(|| "the server closed its output".to_string())
+    fn set_status(&self, state: &mut State, status: Status) {
+        state.status = status.clone();
+        self.inner.status.send_replace(status);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -260,8 +345,27 @@ impl Upstream {
     }
 
     async fn send(&self, message: &Message) {
-        // A send error means the writer task ended with the process; the reader then closes us.
-        let _ = self.inner.to_server.send(message.to_json()).await;
+        let to_server = self
+            .inner
+            .to_server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        // A send error means the writer task ended with the process; the read loop then
+        // interrupts us and answers whatever was in flight.
+        let _ = to_server.send(message.to_json()).await;
+    }
+}
+
+/// Answers requests whose process is gone.
+fn fail(pending: HashMap<i64, Pending>, reason: &str) {
+    for (_, pending) in pending {
+        let error = Message::error(
+            Some(pending.client_id),
+            codes::SERVER_UNAVAILABLE,
+            &format!("the MCP server exited before answering: {reason}"),
+        );
+        pending.reply.deliver(error);
     }
 }
 
@@ -302,9 +406,9 @@ impl Session {
             let _ = tx.try_send(self.answer_initialize(&message, client_id));
             return rx;
         }
-        let (id, progress_token) = {
-            let mut state = self.upstream.state();
-            if let Some(reason) = &state.closed {
+        let (id, progress_token) = loop {
+            // A request that comes while the process restarts waits for the new one.
+            if let Err(reason) = self.upstream.ready(RESTART_PATIENCE).await {
                 let error = Message::error(
                     Some(client_id),
                     codes::SERVER_UNAVAILABLE,
@@ -312,6 +416,12 @@ impl Session {
                 );
                 let _ = tx.try_send(error);
                 return rx;
+            }
+            let mut state = self.upstream.state();
+            // Checked again under the lock that `interrupt` takes, so no request is left pending
+            // on a process that is already gone.
+            if state.status != Status::Running {
+                continue;
             }
             let id = state.allocate_id();
             state.last_active_session = Some(self.id);
@@ -325,7 +435,7 @@ impl Session {
                     progress_token: progress_token.clone(),
                 },
             );
-            (id, progress_token)
+            break (id, progress_token);
         };
         let mut upstream_message = message;
         upstream_message.id = Some(Id::Number(id));

@@ -8,7 +8,11 @@ use tokio::sync::mpsc;
 use crate::{Pending, Reply, ServerRequest, Upstream};
 
 /// Reads the server's stdout until it closes, routing every message.
-pub(crate) async fn read_loop(upstream: Upstream, mut from_server: mpsc::Receiver<String>) {
+pub(crate) async fn read_loop(
+    upstream: Upstream,
+    mut from_server: mpsc::Receiver<String>,
+    generation: u64,
+) {
     while let Some(line) = from_server.recv().await {
         let message = match Message::parse(line.as_bytes()) {
             Ok(message) => message,
@@ -24,7 +28,7 @@ pub(crate) async fn read_loop(upstream: Upstream, mut from_server: mpsc::Receive
             Kind::Request => route_server_request(&upstream, message).await,
         }
     }
-    upstream.close("the server closed its output");
+    upstream.interrupt(generation, "the server closed its output");
 }
 
 fn route_response(upstream: &Upstream, mut message: Message) {

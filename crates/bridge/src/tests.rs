@@ -245,11 +245,85 @@ async fn a_server_exit_answers_every_request_in_flight() {
     let answer = next(&mut stream).await;
     assert_eq!(answer.id, Some(Id::Number(3)));
     assert!(answer.error.unwrap().get().contains("exited"));
+    assert!(matches!(upstream.status(), Status::Interrupted(_)));
+    assert!(
+        !upstream.is_closed(),
+        "an exit is not the end: the supervisor may restart it"
+    );
+    upstream.close("the deployment was removed");
     assert!(upstream.is_closed());
     let mut after = session
         .request(request(4.into(), "tools/list", serde_json::json!({})))
         .await;
-    assert!(next(&mut after).await.error.is_some());
+    let refused = next(&mut after).await;
+    assert!(
+        refused
+            .error
+            .unwrap()
+            .get()
+            .contains("the deployment was removed")
+    );
+}
+
+#[tokio::test]
+async fn a_session_outlives_its_process() {
+    let (upstream, mut server) = started().await;
+    let session = upstream.open_session();
+    let mut in_flight = session
+        .request(request(
+            1.into(),
+            "tools/call",
+            serde_json::json!({"name":"slow"}),
+        ))
+        .await;
+    let _ = server.next().await;
+    drop(server);
+    assert!(
+        next(&mut in_flight).await.error.is_some(),
+        "an in-flight request must fail at once"
+    );
+
+    // A request sent while the process is gone waits for the next one.
+    let waiting = async {
+        let mut stream = session
+            .request(request(2.into(), "tools/list", serde_json::json!({})))
+            .await;
+        next(&mut stream).await
+    };
+    let (to_server, from_bridge) = mpsc::channel(16);
+    let (to_bridge, from_server) = mpsc::channel(16);
+    let mut replacement = FakeServer {
+        from_bridge,
+        to_bridge,
+    };
+    let restart = async {
+        let restarted = upstream.restart(to_server, from_server, Duration::from_secs(5));
+        let serve = async {
+            let init = replacement.next().await;
+            assert_eq!(init.method.as_deref(), Some("initialize"));
+            assert_eq!(
+                init.param::<Value>("clientInfo").unwrap()["name"],
+                "catwalk"
+            );
+            replacement.say(serde_json::json!({"jsonrpc":"2.0","id":init.id,"result":{
+                "protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"fake-2","version":"2"}}})).await;
+            assert_eq!(
+                replacement.next().await.method.as_deref(),
+                Some("notifications/initialized")
+            );
+            let list = replacement.next().await;
+            assert_eq!(list.method.as_deref(), Some("tools/list"));
+            replacement
+                .say(serde_json::json!({"jsonrpc":"2.0","id":list.id,"result":{"tools":[]}}))
+                .await;
+        };
+        let (info, ()) = tokio::join!(restarted, serve);
+        assert!(info.unwrap().result.get().contains("fake-2"));
+    };
+    let (answer, ()) = tokio::join!(waiting, restart);
+    assert_eq!(answer.id, Some(Id::Number(2)));
+    assert!(answer.error.is_none(), "{answer:?}");
+    assert_eq!(upstream.status(), Status::Running);
 }
 
 #[tokio::test]

@@ -2,9 +2,11 @@
 //!
 //! A deployment's life: the API stores it (`installing`), a launch task installs its package into
 //! the cache, starts the process (`starting`), performs the MCP handshake and lists the tools
-//! (`running`), then watches the process until it exits (`failed`, with the exit status and the
-//! last stderr lines) or is stopped. Every transition is written to the store as an event.
-//! Restarts with backoff, health checks and idle sleep come with the supervisor of a later version.
+//! (`running`), then watches the process: after a crash it is `restarting` (with the exit status
+//! and the last stderr lines), started again with exponential backoff and re-attached to the same
+//! bridge upstream, so client sessions survive; more than five crashes within a minute end in
+//! `failed`. Every transition is written to the store as an event. Health checks and idle sleep
+//! come with a later version.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use std::time::Duration;
 use catwalk_analyze::{Analyzer, Registry, ServerSpec};
 use catwalk_bridge::Upstream;
 use catwalk_gateway::Gateway;
-use catwalk_runtime::{Installer, PackageKind, PackageToInstall, ProcessSpec};
+use catwalk_runtime::{ExitInfo, Installer, Instance, PackageKind, PackageToInstall, ProcessSpec};
 use catwalk_store::{Deployment, NewDeployment, Store, StoreError};
 use catwalk_vault::{Redactor, Vault};
 use tokio::sync::{mpsc, oneshot};
@@ -350,11 +352,7 @@ impl Deployments {
             env: process_env,
             cwd: home,
         };
-        let mut instance =
-            catwalk_runtime::spawn(&spec, logs.clone()).map_err(|e| e.to_string())?;
-        let exit = instance.take_exit();
-        let (_, placeholder) = mpsc::channel(1);
-        let stdout = std::mem::replace(&mut instance.stdout, placeholder);
+        let (mut instance, mut exit, stdout) = spawn(&spec, &logs)?;
         let upstream =
             match Upstream::start(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT).await {
                 Ok((upstream, _)) => upstream,
@@ -366,14 +364,9 @@ impl Deployments {
                     ));
                 }
             };
-        let tools = upstream
-            .call("tools/list", None, HANDSHAKE_TIMEOUT)
-            .await
-            .ok()
-            .and_then(|answer| answer.result_field::<Vec<serde_json::Value>>("tools"))
-            .map(|tools| tools.len());
+        let tools = count_tools(&upstream).await;
 
-        let (stop_tx, stop_rx) = oneshot::channel::<oneshot::Sender<()>>();
+        let (stop_tx, mut stop_rx) = oneshot::channel::<oneshot::Sender<()>>();
         let still_wanted = match self.live().get_mut(name) {
             Some(entry) if entry.epoch == epoch => {
                 entry.state = LiveState::Running {
@@ -389,26 +382,67 @@ impl Deployments {
             instance.stop(STOP_GRACE).await;
             return Ok(());
         }
-        let reason = tools.map(|n| format!("{n} tools"));
-        self.set_status(name, "running", reason.as_deref()).await;
+        self.set_status(name, "running", tools.as_deref()).await;
 
-        tokio::select! {
-            info = exit => {
-                let info = info.map(|i| i.to_string()).unwrap_or_else(|_| "ended".into());
-                upstream.close(&format!("the process {info}"));
-                self.forget(name, epoch);
-                let reason = format!("the process {info}{}", logs.last_lines_suffix());
-                self.set_status(name, "failed", Some(&reason)).await;
-            }
-            done = stop_rx => {
-                upstream.close("the deployment was stopped");
-                instance.stop(STOP_GRACE).await;
-                if let Ok(done) = done {
-                    let _ = done.send(());
+        // Supervision: a crash is followed by a restart on the same upstream, so client sessions
+        // live on; a crash loop ends in `failed`.
+        let mut crashes = CrashLoop::default();
+        loop {
+            let mut ended = tokio::select! {
+                info = &mut exit => describe_exit(info),
+                done = &mut stop_rx => {
+                    upstream.close("the deployment was stopped");
+                    instance.stop(STOP_GRACE).await;
+                    if let Ok(done) = done {
+                        let _ = done.send(());
+                    }
+                    return Ok(());
+                }
+            };
+            loop {
+                let reason = format!("the process {ended}{}", logs.last_lines_suffix());
+                let Some(delay) = crashes.record() else {
+                    upstream.close(&reason);
+                    self.forget(name, epoch);
+                    let reason = format!("{}; {reason}", crashes.verdict());
+                    self.set_status(name, "failed", Some(&reason)).await;
+                    return Ok(());
+                };
+                self.set_status(name, "restarting", Some(&reason)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    done = &mut stop_rx => {
+                        upstream.close("the deployment was stopped");
+                        if let Ok(done) = done {
+                            let _ = done.send(());
+                        }
+                        return Ok(());
+                    }
+                }
+                let stdout;
+                (instance, exit, stdout) = match spawn(&spec, &logs) {
+                    Ok(started) => started,
+                    Err(error) => {
+                        upstream.close(&error);
+                        self.forget(name, epoch);
+                        self.set_status(name, "failed", Some(&error)).await;
+                        return Ok(());
+                    }
+                };
+                match upstream
+                    .restart(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT)
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(deployment = %name, %error, "a restarted server failed its handshake");
+                        ended = instance.stop(STOP_GRACE).await.to_string();
+                    }
                 }
             }
+            let tools = count_tools(&upstream).await;
+            self.set_status(name, "running", tools.as_deref()).await;
         }
-        Ok(())
     }
 
     /// Writes install progress lines as events, in order, without blocking the installer.
@@ -461,6 +495,68 @@ async fn stop_live(live: Live) {
                 let _ = done_rx.await;
             }
         }
+    }
+}
+
+/// Starts the process and hands back its stdout for the bridge.
+fn spawn(
+    spec: &ProcessSpec,
+    logs: &Arc<StoreLogs>,
+) -> Result<
+    (
+        Instance,
+        oneshot::Receiver<ExitInfo>,
+        mpsc::Receiver<String>,
+    ),
+    String,
+> {
+    let mut instance = catwalk_runtime::spawn(spec, logs.clone()).map_err(|e| e.to_string())?;
+    let exit = instance.take_exit();
+    let (_, placeholder) = mpsc::channel(1);
+    let stdout = std::mem::replace(&mut instance.stdout, placeholder);
+    Ok((instance, exit, stdout))
+}
+
+fn describe_exit(info: Result<ExitInfo, oneshot::error::RecvError>) -> String {
+    info.map(|i| i.to_string())
+        .unwrap_or_else(|_| "ended".into())
+}
+
+/// `"N tools"` for the status, when the server lists them.
+async fn count_tools(upstream: &Upstream) -> Option<String> {
+    upstream
+        .call("tools/list", None, HANDSHAKE_TIMEOUT)
+        .await
+        .ok()
+        .and_then(|answer| answer.result_field::<Vec<serde_json::Value>>("tools"))
+        .map(|tools| format!("{} tools", tools.len()))
+}
+
+/// Restarts allowed within a window, with exponential backoff between them.
+#[derive(Default)]
+struct CrashLoop {
+    recent: Vec<std::time::Instant>,
+}
+
+impl CrashLoop {
+    const WINDOW: Duration = Duration::from_secs(60);
+    const MAX_RESTARTS: usize = 5;
+
+    /// Records a crash; the delay before the next start, or `None` when it crashes too often.
+    fn record(&mut self) -> Option<Duration> {
+        self.recent.retain(|at| at.elapsed() < Self::WINDOW);
+        self.recent.push(std::time::Instant::now());
+        let crashes = self.recent.len();
+        (crashes <= Self::MAX_RESTARTS)
+            .then(|| Duration::from_millis(250) * 2u32.pow(crashes as u32 - 1))
+    }
+
+    fn verdict(&self) -> String {
+        format!(
+            "it crashed {} times within {} s, so Catwalk stopped restarting it",
+            self.recent.len(),
+            Self::WINDOW.as_secs()
+        )
     }
 }
 

@@ -42,6 +42,7 @@ on_both_stores!(
     public_deployments_need_no_token_until_closed,
     dashboard_deploys_with_a_real_browser,
     conformance_legacy_scenarios_pass,
+    a_session_survives_a_crash_of_its_server,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
@@ -497,4 +498,137 @@ fn public_deployments_need_no_token_until_closed(kind: StoreKind) {
 
     let unknown = catwalk.cli(&["access", "ghost", "public"]);
     assert_eq!(unknown.status.code(), Some(1));
+}
+
+/// A minimal Streamable HTTP client session, to hold one session across a server crash.
+struct RawSession {
+    http: reqwest::blocking::Client,
+    endpoint: String,
+    token: String,
+    id: String,
+}
+
+impl RawSession {
+    fn open(endpoint: &str, token: &str) -> RawSession {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}"#;
+        let response = http
+            .post(endpoint)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(init)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let id = response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        RawSession {
+            http,
+            endpoint: endpoint.into(),
+            token: token.into(),
+            id,
+        }
+    }
+
+    /// Sends a request and returns its JSON-RPC response (from a JSON or an SSE answer).
+    fn call(&self, id: u32, tool: &str, arguments: Value) -> Value {
+        let body = serde_json::json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":arguments}});
+        let text = self
+            .http
+            .post(&self.endpoint)
+            .bearer_auth(&self.token)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-session-id", &self.id)
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text
+            .lines()
+            .filter_map(|line| line.strip_prefix("data: "))
+            .chain(std::iter::once(text.as_str()))
+            .filter_map(|chunk| serde_json::from_str::<Value>(chunk).ok())
+            .find(|message| message["id"] == id)
+            .unwrap_or_else(|| panic!("no response to {id} in {text}"))
+    }
+}
+
+fn a_session_survives_a_crash_of_its_server(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let (endpoint, token) = catwalk.deploy(EVERYTHING, "phoenix", &[]);
+    let session = RawSession::open(&endpoint, &token);
+    let first = session.call(1, "echo", serde_json::json!({"message":"before"}));
+    assert!(first["result"].to_string().contains("before"), "{first}");
+
+    let id = catwalk.cli_json(&["ls"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let home = catwalk.data_dir.path().join("deployments").join(id);
+    let pids = processes_under(&home);
+    assert!(!pids.is_empty());
+
+    // A long call is in flight when the server dies: it gets an error at once, not a hang.
+    let in_flight = std::thread::spawn({
+        let session = RawSession {
+            http: session.http.clone(),
+            endpoint: endpoint.clone(),
+            token: token.clone(),
+            id: session.id.clone(),
+        };
+        move || {
+            let started = std::time::Instant::now();
+            let answer = session.call(
+                2,
+                "trigger-long-running-operation",
+                serde_json::json!({"duration": 30, "steps": 3}),
+            );
+            (answer, started.elapsed())
+        }
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    for pid in &pids {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    let (answer, took) = in_flight.join().unwrap();
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exited"),
+        "{answer}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "the in-flight call hung for {took:?}"
+    );
+
+    // The same session, without a new initialize, works against the restarted server.
+    let after = session.call(3, "echo", serde_json::json!({"message":"after"}));
+    assert!(after["result"].to_string().contains("after"), "{after}");
+    let listed = catwalk.cli_json(&["ls"]);
+    assert_eq!(listed[0]["status"], "running", "{listed}");
+    let events = reqwest::blocking::Client::new()
+        .get(format!("{}/api/deployments/phoenix/events", catwalk.url))
+        .bearer_auth(catwalk.admin_token())
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        events.contains("restarting: the process killed by signal 9"),
+        "{events}"
+    );
+    assert!(processes_under(&home).iter().all(|pid| !pids.contains(pid)));
 }
