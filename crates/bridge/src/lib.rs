@@ -134,9 +134,12 @@ impl Upstream {
                 status: watch::channel(Status::default()).0,
             }),
         };
+        // Sampling and elicitation are offered so that servers expose the tools that use them;
+        // their requests go to the session whose call caused them (see the module docs). Roots
+        // are not: a client's local folders mean nothing to a server running on Catwalk's host.
         let params = serde_json::json!({
             "protocolVersion": catwalk_protocol::LATEST_VERSION,
-            "capabilities": {},
+            "capabilities": { "sampling": {}, "elicitation": {} },
             "clientInfo": { "name": "catwalk", "version": env!("CARGO_PKG_VERSION") },
         });
         upstream.state().init_params = Some(raw(&params));
