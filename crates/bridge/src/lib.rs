@@ -12,6 +12,8 @@
 //!   the most recent one still in flight, on that request's stream. Stdio gives no better clue; the
 //!   rule is documented in ARCHITECTURE.md. With nothing in flight it goes to the most recently
 //!   active session's standalone stream;
+//! - `notifications/resources/updated` goes to the sessions subscribed to that resource
+//!   (subscriptions are counted across sessions: see `subscriptions.rs`);
 //! - every other notification (list changes, log messages) goes to every session.
 //!
 //! The handshake happens once per process, when Catwalk starts it ([`Upstream::start`]); each
@@ -19,6 +21,7 @@
 //! the gateway turns sessions into HTTP streams.
 
 mod route;
+mod subscriptions;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -94,6 +97,7 @@ struct State {
     init_params: Option<Box<RawValue>>,
     /// Counts attached processes; the read loop of an old one must not touch the new one.
     generation: u64,
+    subscriptions: subscriptions::Subscriptions,
     status: Status,
 }
 
@@ -181,6 +185,17 @@ impl Upstream {
         };
         self.send(&Message::notification("notifications/initialized", None))
             .await;
+        // A new process knows nothing of the subscriptions its sessions hold.
+        let uris = self.state().subscriptions.uris();
+        for uri in uris {
+            let params = raw(&serde_json::json!({ "uri": uri }));
+            if let Err(error) = self
+                .call("resources/subscribe", Some(params), handshake_timeout)
+                .await
+            {
+                tracing::warn!(%error, "cannot renew a resource subscription after a restart");
+            }
+        }
         {
             let mut state = self.state();
             if state.generation == generation && !matches!(state.status, Status::Closed(_)) {
@@ -409,6 +424,10 @@ impl Session {
             let _ = tx.try_send(self.answer_initialize(&message, client_id));
             return rx;
         }
+        if self.subscription_is_shared(&message) {
+            let _ = tx.try_send(Message::response(client_id, raw(&serde_json::json!({}))));
+            return rx;
+        }
         let (id, progress_token) = loop {
             // A request that comes while the process restarts waits for the new one.
             if let Err(reason) = self.upstream.ready(RESTART_PATIENCE).await {
@@ -514,6 +533,28 @@ impl Session {
         &self.upstream
     }
 
+    /// Records a `resources/(un)subscribe`; true when another session's subscription makes
+    /// forwarding it wrong (the server would see a second subscribe, or lose the other's).
+    fn subscription_is_shared(&self, message: &Message) -> bool {
+        let method = message.method.as_deref();
+        if !matches!(
+            method,
+            Some("resources/subscribe" | "resources/unsubscribe")
+        ) {
+            return false;
+        }
+        let Some(uri) = message.param::<String>("uri") else {
+            return false;
+        };
+        let mut state = self.upstream.state();
+        let verdict = if method == Some("resources/subscribe") {
+            state.subscriptions.subscribe(&uri, self.id)
+        } else {
+            state.subscriptions.unsubscribe(&uri, self.id)
+        };
+        verdict == subscriptions::Upstream::AnswerHere
+    }
+
     fn answer_initialize(&self, request: &Message, client_id: Id) -> Message {
         let Some(info) = self.upstream.init_info() else {
             return Message::error(
@@ -533,11 +574,32 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let mut state = self.upstream.state();
-        state.sessions.remove(&self.id);
-        state.server_requests.retain(|_, r| r.session != self.id);
-        if state.last_active_session == Some(self.id) {
-            state.last_active_session = None;
+        let orphaned = {
+            let mut state = self.upstream.state();
+            state.sessions.remove(&self.id);
+            state.server_requests.retain(|_, r| r.session != self.id);
+            if state.last_active_session == Some(self.id) {
+                state.last_active_session = None;
+            }
+            state.subscriptions.drop_session(self.id)
+        };
+        // The server keeps no subscription that no session holds.
+        if !orphaned.is_empty()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let upstream = self.upstream.clone();
+            runtime.spawn(async move {
+                for uri in orphaned {
+                    let params = raw(&serde_json::json!({ "uri": uri }));
+                    let _ = upstream
+                        .call(
+                            "resources/unsubscribe",
+                            Some(params),
+                            Duration::from_secs(10),
+                        )
+                        .await;
+                }
+            });
         }
     }
 }

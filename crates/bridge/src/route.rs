@@ -65,7 +65,16 @@ fn route_notification(upstream: &Upstream, mut message: Message) {
         return;
     }
     let state = upstream.state();
-    for session in state.sessions.values() {
+    let subscribers = match message.method.as_deref() {
+        Some("notifications/resources/updated") => message
+            .param::<String>("uri")
+            .and_then(|uri| state.subscriptions.subscribers(&uri).cloned()),
+        _ => None,
+    };
+    for (id, session) in &state.sessions {
+        if subscribers.as_ref().is_some_and(|s| !s.contains(id)) {
+            continue;
+        }
         // A session whose standalone stream is full (nobody listening) misses the message, as it
         // would if it had no GET stream open at all.
         let _ = session.try_send(message.clone());

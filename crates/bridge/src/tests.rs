@@ -340,3 +340,76 @@ async fn cancellation_is_translated_to_the_upstream_id() {
     assert_eq!(forwarded.param::<Id>("requestId"), sent.id);
     assert_eq!(forwarded.param::<String>("reason").as_deref(), Some("user"));
 }
+
+#[tokio::test]
+async fn resource_subscriptions_are_shared_and_counted() {
+    let (upstream, mut server) = started().await;
+    let a = upstream.open_session();
+    let b = upstream.open_session();
+    let bystander = upstream.open_session();
+    let subscribe = |id: i64| {
+        request(
+            id.into(),
+            "resources/subscribe",
+            serde_json::json!({"uri":"demo://r/1"}),
+        )
+    };
+    let unsubscribe = |id: i64| {
+        request(
+            id.into(),
+            "resources/unsubscribe",
+            serde_json::json!({"uri":"demo://r/1"}),
+        )
+    };
+
+    let mut first = a.request(subscribe(1)).await;
+    let sent = server.next().await;
+    assert_eq!(sent.method.as_deref(), Some("resources/subscribe"));
+    server
+        .say(serde_json::json!({"jsonrpc":"2.0","id":sent.id,"result":{}}))
+        .await;
+    assert!(next(&mut first).await.error.is_none());
+    // The second subscription is answered by Catwalk: the server already has one.
+    let mut second = b.request(subscribe(1)).await;
+    assert!(next(&mut second).await.error.is_none());
+
+    server.say(serde_json::json!({"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"demo://r/1"}})).await;
+    for session in [&a, &b] {
+        let mut standalone = session.try_standalone().unwrap();
+        assert_eq!(
+            next(&mut standalone).await.method.as_deref(),
+            Some("notifications/resources/updated")
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        bystander.try_standalone().unwrap().try_recv().is_err(),
+        "an unsubscribed session got the update"
+    );
+
+    // A leaves: answered here. B leaves: now the server hears of it.
+    let mut left = a.request(unsubscribe(2)).await;
+    assert!(next(&mut left).await.error.is_none());
+    let mut last = b.request(unsubscribe(2)).await;
+    let sent = server.next().await;
+    assert_eq!(sent.method.as_deref(), Some("resources/unsubscribe"));
+    server
+        .say(serde_json::json!({"jsonrpc":"2.0","id":sent.id,"result":{}}))
+        .await;
+    assert!(next(&mut last).await.error.is_none());
+
+    // A session that goes away without unsubscribing releases the server's subscription.
+    let mut again = a.request(subscribe(3)).await;
+    let sent = server.next().await;
+    server
+        .say(serde_json::json!({"jsonrpc":"2.0","id":sent.id,"result":{}}))
+        .await;
+    assert!(next(&mut again).await.error.is_none());
+    drop(a);
+    let released = server.next().await;
+    assert_eq!(released.method.as_deref(), Some("resources/unsubscribe"));
+    assert_eq!(
+        released.param::<String>("uri").as_deref(),
+        Some("demo://r/1")
+    );
+}
