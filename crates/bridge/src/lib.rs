@@ -22,6 +22,9 @@
 
 mod route;
 mod subscriptions;
+mod timeout;
+
+pub use timeout::REQUEST_TIMEOUT;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,6 +71,8 @@ struct Inner {
     state: Mutex<State>,
     /// A copy of `State::status` that can be waited on. Written only under the state lock.
     status: watch::Sender<Status>,
+    /// See [`Upstream::set_call_timeout`].
+    call_timeout: Mutex<Option<Duration>>,
 }
 
 /// Where an upstream is in its life.
@@ -112,6 +117,8 @@ struct Pending {
     client_id: Id,
     reply: Reply,
     progress_token: Option<Value>,
+    /// When the request was sent or last reported progress (for the call timeout).
+    last_activity: std::time::Instant,
 }
 
 enum Reply {
@@ -136,8 +143,10 @@ impl Upstream {
                 to_server: Mutex::new(to_server.clone()),
                 state: Mutex::new(State::default()),
                 status: watch::channel(Status::default()).0,
+                call_timeout: Mutex::new(None),
             }),
         };
+        tokio::spawn(timeout::sweep(Arc::downgrade(&upstream.inner)));
         // Sampling and elicitation are offered so that servers expose the tools that use them;
         // their requests go to the session whose call caused them (see the module docs). Roots
         // are not: a client's local folders mean nothing to a server running on Catwalk's host.
@@ -228,6 +237,7 @@ impl Upstream {
                     client_id: Id::Number(id),
                     reply: Reply::Internal(tx),
                     progress_token: None,
+                    last_activity: std::time::Instant::now(),
                 },
             );
             id
@@ -285,6 +295,24 @@ impl Upstream {
 
     pub fn init_info(&self) -> Option<InitInfo> {
         self.state().init.clone()
+    }
+
+    /// Answers (with [`REQUEST_TIMEOUT`]) and cancels client requests that get neither an answer
+    /// nor progress for this long. `None` (the default): calls may take as long as they take.
+    pub fn set_call_timeout(&self, limit: Option<Duration>) {
+        *self
+            .inner
+            .call_timeout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = limit;
+    }
+
+    fn call_timeout(&self) -> Option<Duration> {
+        *self
+            .inner
+            .call_timeout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn status(&self) -> Status {
@@ -455,6 +483,7 @@ impl Session {
                     client_id,
                     reply: Reply::Stream(tx),
                     progress_token: progress_token.clone(),
+                    last_activity: std::time::Instant::now(),
                 },
             );
             break (id, progress_token);

@@ -46,17 +46,19 @@ fn route_response(upstream: &Upstream, mut message: Message) {
 fn route_notification(upstream: &Upstream, mut message: Message) {
     if message.method.as_deref() == Some("notifications/progress") {
         let token = message.param::<Value>("progressToken");
-        let state = upstream.state();
+        let mut state = upstream.state();
         let pending = token
             .as_ref()
             .and_then(Value::as_i64)
-            .and_then(|id| state.pending.get(&id));
+            .and_then(|id| state.pending.get_mut(&id));
         if let Some(Pending {
             reply: Reply::Stream(tx),
             progress_token: Some(original),
+            last_activity,
             ..
         }) = pending
         {
+            *last_activity = std::time::Instant::now();
             message.params = message
                 .params
                 .map(|params| replace_field(&params, "progressToken", original.clone()));

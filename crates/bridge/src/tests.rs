@@ -413,3 +413,50 @@ async fn resource_subscriptions_are_shared_and_counted() {
         Some("demo://r/1")
     );
 }
+
+#[tokio::test]
+async fn quiet_calls_time_out_but_progress_keeps_them_alive() {
+    let (upstream, mut server) = started().await;
+    upstream.set_call_timeout(Some(Duration::from_millis(900)));
+    let session = upstream.open_session();
+
+    let mut chatty = session
+        .request(request(
+            1.into(),
+            "tools/call",
+            serde_json::json!({"name":"long","_meta":{"progressToken":"t"}}),
+        ))
+        .await;
+    let sent = server.next().await;
+    let token = sent.param::<Value>("_meta").unwrap()["progressToken"].clone();
+    for step in 1..=4 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        server.say(serde_json::json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":token,"progress":step}})).await;
+    }
+    server
+        .say(serde_json::json!({"jsonrpc":"2.0","id":sent.id,"result":{"done":true}}))
+        .await;
+    let mut answer = next(&mut chatty).await;
+    while answer.method.is_some() {
+        answer = next(&mut chatty).await;
+    }
+    assert!(
+        answer.error.is_none(),
+        "a call with progress was cut off after 2 s: {answer:?}"
+    );
+
+    let mut quiet = session
+        .request(request(
+            2.into(),
+            "tools/call",
+            serde_json::json!({"name":"stuck"}),
+        ))
+        .await;
+    let stuck = server.next().await;
+    let answer = next(&mut quiet).await;
+    let error: Value = serde_json::from_str(answer.error.unwrap().get()).unwrap();
+    assert_eq!(error["code"], REQUEST_TIMEOUT);
+    let cancel = server.next().await;
+    assert_eq!(cancel.method.as_deref(), Some("notifications/cancelled"));
+    assert_eq!(cancel.param::<Id>("requestId"), stuck.id);
+}

@@ -134,6 +134,11 @@ pub struct DeployArgs {
     #[arg(long)]
     pub public: bool,
 
+    /// Cancel a tool call that gets neither an answer nor progress for this many seconds
+    /// [default: no limit]
+    #[arg(long, value_name = "SECS")]
+    pub call_timeout: Option<u64>,
+
     /// Return right after the deployment is created, without waiting for it to run
     #[arg(long)]
     pub no_wait: bool,

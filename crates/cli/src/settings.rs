@@ -267,6 +267,7 @@ pub struct DeploySettings {
     pub name: Option<String>,
     pub env: BTreeMap<String, String>,
     pub public: bool,
+    pub call_timeout: Option<u64>,
     pub wait: bool,
     pub timeout: Duration,
 }
@@ -298,6 +299,7 @@ impl DeploySettings {
             name: args.name.clone().filter(|name| !name.is_empty()),
             env,
             public: args.public,
+            call_timeout: args.call_timeout,
             wait: !args.no_wait,
             timeout: Duration::from_secs(args.timeout),
         })

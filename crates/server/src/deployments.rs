@@ -22,6 +22,7 @@ use catwalk_vault::{Redactor, Vault};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::logs::StoreLogs;
+use crate::options::DeploymentOptions;
 
 /// How long a server may take to answer `initialize` after it starts.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -123,6 +124,7 @@ impl Deployments {
         name: Option<String>,
         env: BTreeMap<String, String>,
         public: bool,
+        options: DeploymentOptions,
     ) -> Result<Created, CreateError> {
         let spec = self.analyze(source).await?;
         let name = name.unwrap_or_else(|| spec.name.clone());
@@ -155,6 +157,7 @@ impl Deployments {
             token_hash: catwalk_vault::hash_token(&token),
             status: "installing".into(),
             public,
+            options_json: options.to_stored(),
         };
         let deployment = match self.store.create_deployment(&new).await {
             Ok(deployment) => deployment,
@@ -223,6 +226,31 @@ impl Deployments {
     pub async fn shutdown(&self) {
         let all: Vec<Live> = self.live().drain().map(|(_, live)| live).collect();
         futures::future::join_all(all.into_iter().map(stop_live)).await;
+    }
+
+    /// Sets how long a call may go without an answer or progress (`None`: no limit). Returns
+    /// false for an unknown deployment.
+    pub async fn set_call_timeout(
+        &self,
+        name: &str,
+        call_timeout_secs: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let Some(deployment) = self.store.get_deployment(name).await? else {
+            return Ok(false);
+        };
+        let options = DeploymentOptions {
+            call_timeout_secs,
+            ..DeploymentOptions::from_stored(&deployment.options_json)
+        };
+        self.store.set_options(name, &options.to_stored()).await?;
+        if let Some(Live {
+            state: LiveState::Running { upstream, .. },
+            ..
+        }) = self.live().get(name)
+        {
+            upstream.set_call_timeout(options.call_timeout());
+        }
+        Ok(true)
     }
 
     /// Opens a deployment to anyone, without a token, or closes it again. Returns false for an
@@ -364,6 +392,9 @@ impl Deployments {
                     ));
                 }
             };
+        upstream.set_call_timeout(
+            DeploymentOptions::from_stored(&deployment.options_json).call_timeout(),
+        );
         let tools = count_tools(&upstream).await;
 
         let (stop_tx, mut stop_rx) = oneshot::channel::<oneshot::Sender<()>>();

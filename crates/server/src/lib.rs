@@ -9,6 +9,7 @@ mod configs;
 mod dashboard;
 mod deployments;
 mod logs;
+mod options;
 mod resolver;
 mod setup;
 

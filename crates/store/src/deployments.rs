@@ -19,6 +19,8 @@ pub struct NewDeployment {
     pub status: String,
     /// Open to anyone, without a token.
     pub public: bool,
+    /// Per-deployment options as a JSON object (opaque to the store).
+    pub options_json: String,
 }
 
 /// A stored deployment. Serializing it leaves out the ciphertext and the token hash, so it can
@@ -37,6 +39,7 @@ pub struct Deployment {
     pub status: String,
     pub status_reason: Option<String>,
     pub public: bool,
+    pub options_json: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -55,7 +58,8 @@ pub struct Event {
 pub(crate) const MAX_PAGE: i64 = 10_000;
 
 const DEPLOYMENT_COLUMNS: &str = "id, name, source, spec_json, env_ciphertext, env_keys, \
-                                  token_hash, status, status_reason, public, created_at, updated_at";
+                                  token_hash, status, status_reason, public, options_json, \
+                                  created_at, updated_at";
 
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
     let name: String = row.try_get("name")?;
@@ -76,6 +80,7 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
         status: row.try_get("status")?,
         status_reason: row.try_get("status_reason")?,
         public: row.try_get::<i64, _>("public")? != 0,
+        options_json: row.try_get("options_json")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -91,8 +96,8 @@ impl Store {
             serde_json::to_string(&new.env_keys).expect("a list of strings always serializes");
         let inserted = sqlx::query(
             "INSERT INTO deployments (id, name, source, spec_json, env_ciphertext, env_keys, \
-             token_hash, status, status_reason, public, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $10)",
+             token_hash, status, status_reason, public, options_json, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $11)",
         )
         .bind(&id)
         .bind(&new.name)
@@ -103,6 +108,7 @@ impl Store {
         .bind(&new.token_hash)
         .bind(&new.status)
         .bind(i64::from(new.public))
+        .bind(&new.options_json)
         .bind(now)
         .execute(&self.pool)
         .await;
@@ -129,6 +135,7 @@ impl Store {
             status: new.status.clone(),
             status_reason: None,
             public: new.public,
+            options_json: new.options_json.clone(),
             created_at: now,
             updated_at: now,
         })
@@ -281,6 +288,23 @@ impl Store {
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Replaces a deployment's options (a JSON object the caller owns).
+    pub async fn set_options(&self, name: &str, options_json: &str) -> Result<(), StoreError> {
+        let updated = sqlx::query(
+            "UPDATE deployments SET options_json = $1, updated_at = $2 WHERE name = $3",
+        )
+        .bind(options_json)
+        .bind(now_millis())
+        .bind(name)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         if updated == 0 {
             return Err(StoreError::NotFound(name.to_string()));
         }

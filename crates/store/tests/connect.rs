@@ -17,6 +17,7 @@ fn deployment(name: &str) -> NewDeployment {
         token_hash: String::new(),
         status: "pending".to_string(),
         public: false,
+        options_json: "{}".to_string(),
     }
 }
 

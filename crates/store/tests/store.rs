@@ -43,6 +43,7 @@ fn new_deployment(name: &str) -> NewDeployment {
         token_hash: "a".repeat(64),
         status: "pending".to_string(),
         public: false,
+        options_json: "{}".to_string(),
     }
 }
 
@@ -363,6 +364,16 @@ mod suite {
         assert!(opened.public);
         assert!(store.get_deployment("open").await.unwrap().unwrap().public);
         let err = store.set_public("ghost", true).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+        assert_eq!(created.options_json, "{}");
+        store
+            .set_options("svc", r#"{"call_timeout_secs":30}"#)
+            .await
+            .unwrap();
+        let stored = store.get_deployment("svc").await.unwrap().unwrap();
+        assert_eq!(stored.options_json, r#"{"call_timeout_secs":30}"#);
+        let err = store.set_options("ghost", "{}").await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     }
 

@@ -38,6 +38,9 @@ pub async fn run(
     if let Some(name) = &settings.name {
         body["name"] = json!(name);
     }
+    if let Some(seconds) = settings.call_timeout {
+        body["call_timeout_secs"] = json!(seconds);
+    }
     eprintln!(
         "deploying {}: analyzing it first (this downloads the package)...",
         settings.source

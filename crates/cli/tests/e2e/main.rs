@@ -44,6 +44,7 @@ on_both_stores!(
     conformance_legacy_scenarios_pass,
     a_session_survives_a_crash_of_its_server,
     sampling_elicitation_and_progress_reach_the_client,
+    a_call_timeout_spares_calls_that_report_progress,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
@@ -539,7 +540,18 @@ impl RawSession {
 
     /// Sends a request and returns its JSON-RPC response (from a JSON or an SSE answer).
     fn call(&self, id: u32, tool: &str, arguments: Value) -> Value {
-        let body = serde_json::json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":arguments}});
+        self.call_with_params(id, serde_json::json!({"name":tool,"arguments":arguments}))
+    }
+
+    /// `call` asking for progress notifications.
+    fn call_with_progress(&self, id: u32, tool: &str, arguments: Value) -> Value {
+        let params = serde_json::json!({"name":tool,"arguments":arguments,"_meta":{"progressToken":format!("p{id}")}});
+        self.call_with_params(id, params)
+    }
+
+    fn call_with_params(&self, id: u32, params: Value) -> Value {
+        let body =
+            serde_json::json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":params});
         let text = self
             .http
             .post(&self.endpoint)
@@ -660,4 +672,55 @@ fn sampling_elicitation_and_progress_reach_the_client(kind: StoreKind) {
         let seen = answer["progress"].as_i64().unwrap();
         assert!((2..=3).contains(&seen), "{transport}: {answer}");
     }
+}
+
+fn a_call_timeout_spares_calls_that_report_progress(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let (endpoint, token) =
+        catwalk.deploy_with(EVERYTHING, "patient", &[], &["--call-timeout", "2"]);
+    assert_eq!(catwalk.cli_json(&["ls"])[0]["call_timeout_secs"], 2);
+    let session = RawSession::open(&endpoint, &token);
+
+    // Four seconds of work with progress every second: longer than the timeout, and fine.
+    let chatty = session.call_with_progress(
+        1,
+        "trigger-long-running-operation",
+        serde_json::json!({"duration": 4, "steps": 4}),
+    );
+    assert!(
+        chatty["result"].to_string().contains("completed"),
+        "{chatty}"
+    );
+
+    // The same work without progress is cut off after two quiet seconds.
+    let started = std::time::Instant::now();
+    let quiet = session.call(
+        2,
+        "trigger-long-running-operation",
+        serde_json::json!({"duration": 6, "steps": 1}),
+    );
+    assert_eq!(quiet["error"]["code"], -32001, "{quiet}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The limit can be lifted through the API; then the quiet call completes.
+    let lifted = reqwest::blocking::Client::new()
+        .patch(format!("{}/api/deployments/patient", catwalk.url))
+        .bearer_auth(catwalk.admin_token())
+        .json(&serde_json::json!({"call_timeout_secs": null}))
+        .send()
+        .unwrap();
+    assert_eq!(lifted.status(), 200);
+    let answer = session.call(
+        3,
+        "trigger-long-running-operation",
+        serde_json::json!({"duration": 3, "steps": 1}),
+    );
+    assert!(
+        answer["result"].to_string().contains("completed"),
+        "{answer}"
+    );
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use crate::configs::client_configs;
+use crate::options::DeploymentOptions;
 use crate::setup::App;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -29,12 +30,21 @@ pub struct CreateBody {
     env: BTreeMap<String, String>,
     #[serde(default)]
     public: bool,
+    call_timeout_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBody {
     public: Option<bool>,
+    /// Absent: unchanged; `null`: no limit; a number: seconds.
+    #[serde(default, deserialize_with = "present")]
+    call_timeout_secs: Option<Option<u64>>,
+}
+
+/// Tells a field given as `null` (Some(None)) from an absent one (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -70,6 +80,9 @@ pub async fn create(
             request.name,
             request.env,
             request.public,
+            DeploymentOptions {
+                call_timeout_secs: request.call_timeout_secs,
+            },
         )
         .await?;
     let name = created.deployment.name.clone();
@@ -105,6 +118,11 @@ pub async fn update(
     let request = body(request)?;
     if let Some(public) = request.public
         && !app.deployments.set_public(&name, public).await?
+    {
+        return Err(ApiError::no_deployment(&name));
+    }
+    if let Some(limit) = request.call_timeout_secs
+        && !app.deployments.set_call_timeout(&name, limit).await?
     {
         return Err(ApiError::no_deployment(&name));
     }
@@ -182,6 +200,7 @@ fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
         "status": deployment.status,
         "status_reason": deployment.status_reason,
         "public": deployment.public,
+        "call_timeout_secs": DeploymentOptions::from_stored(&deployment.options_json).call_timeout_secs,
         "endpoint": app.deployments.endpoint(&deployment.name),
         "env_keys": deployment.env_keys,
         "spec": spec,

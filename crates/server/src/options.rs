@@ -1,0 +1,31 @@
+//! Per-deployment options, stored as a JSON object in the deployment's `options_json` column.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentOptions {
+    /// A call that gets neither an answer nor progress for this many seconds is cancelled.
+    /// `None`: no limit (the default; long calls are legitimate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_timeout_secs: Option<u64>,
+}
+
+impl DeploymentOptions {
+    /// Reads stored options; unreadable ones fall back to the defaults (and say so in the log).
+    pub fn from_stored(json: &str) -> DeploymentOptions {
+        serde_json::from_str(json).unwrap_or_else(|error| {
+            tracing::warn!(%error, "a deployment's stored options are unreadable; using defaults");
+            DeploymentOptions::default()
+        })
+    }
+
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).expect("options serialize")
+    }
+
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.call_timeout_secs.map(Duration::from_secs)
+    }
+}
