@@ -11,7 +11,10 @@
 //! - a server-to-client request (sampling, roots, elicitation) goes to the session whose request is
 //!   the most recent one still in flight, on that request's stream. Stdio gives no better clue; the
 //!   rule is documented in ARCHITECTURE.md. With nothing in flight it goes to the most recently
-//!   active session's standalone stream;
+//!   active session's standalone stream. If that session did not declare the capability the
+//!   request needs, the server gets an error instead;
+//! - a log message (`notifications/message`) goes, by the same rule, to the request in flight, or
+//!   to every session when nothing is;
 //! - `notifications/resources/updated` goes to the sessions subscribed to that resource
 //!   (subscriptions are counted across sessions: see `subscriptions.rs`);
 //! - every other notification (list changes, log messages) goes to every session.
@@ -102,6 +105,8 @@ struct State {
     init_params: Option<Box<RawValue>>,
     /// Counts attached processes; the read loop of an old one must not touch the new one.
     generation: u64,
+    /// The client capabilities each session declared in its `initialize`.
+    declared: HashMap<u64, Value>,
     subscriptions: subscriptions::Subscriptions,
     status: Status,
 }
@@ -119,6 +124,8 @@ struct Pending {
     progress_token: Option<Value>,
     /// When the request was sent or last reported progress (for the call timeout).
     last_activity: std::time::Instant,
+    /// For a `resources/subscribe` that the server must confirm: the resource.
+    subscribing: Option<String>,
 }
 
 enum Reply {
@@ -238,6 +245,7 @@ impl Upstream {
                     reply: Reply::Internal(tx),
                     progress_token: None,
                     last_activity: std::time::Instant::now(),
+                    subscribing: None,
                 },
             );
             id
@@ -420,6 +428,33 @@ impl State {
         self.next_id += 1;
         self.next_id
     }
+
+    /// The stream of the most recent client request still in flight (ids grow with time).
+    fn most_relevant_request(&self) -> Option<(u64, mpsc::Sender<Message>)> {
+        self.pending
+            .iter()
+            .filter_map(|(id, p)| match (&p.reply, p.session) {
+                (Reply::Stream(tx), Some(session)) => Some((*id, session, tx)),
+                _ => None,
+            })
+            .max_by_key(|(id, _, _)| *id)
+            .map(|(_, session, tx)| (session, tx.clone()))
+    }
+
+    /// Where a message the server sends on its own should go: the most recent request in
+    /// flight, else the most recently active session's standalone stream.
+    fn most_relevant_stream(&self) -> Option<(u64, mpsc::Sender<Message>)> {
+        self.most_relevant_request().or_else(|| {
+            let session = self.last_active_session?;
+            Some((session, self.sessions.get(&session)?.clone()))
+        })
+    }
+
+    fn declared(&self, session: u64, capability: &str) -> bool {
+        self.declared
+            .get(&session)
+            .is_some_and(|caps| caps.get(capability).is_some_and(|c| !c.is_null()))
+    }
 }
 
 impl Reply {
@@ -484,6 +519,9 @@ impl Session {
                     reply: Reply::Stream(tx),
                     progress_token: progress_token.clone(),
                     last_activity: std::time::Instant::now(),
+                    subscribing: (message.method.as_deref() == Some("resources/subscribe"))
+                        .then(|| message.param::<String>("uri"))
+                        .flatten(),
                 },
             );
             break (id, progress_token);
@@ -592,6 +630,10 @@ impl Session {
                 "the MCP server has not finished starting",
             );
         };
+        let capabilities = request
+            .param::<Value>("capabilities")
+            .unwrap_or(Value::Null);
+        self.upstream.state().declared.insert(self.id, capabilities);
         let requested = request.param::<String>("protocolVersion");
         let version = negotiate(requested.as_deref(), &info.protocol_version);
         let mut result: serde_json::Map<String, Value> =
@@ -606,6 +648,7 @@ impl Drop for Session {
         let orphaned = {
             let mut state = self.upstream.state();
             state.sessions.remove(&self.id);
+            state.declared.remove(&self.id);
             state.server_requests.retain(|_, r| r.session != self.id);
             if state.last_active_session == Some(self.id) {
                 state.last_active_session = None;

@@ -36,9 +36,17 @@ fn route_response(upstream: &Upstream, mut message: Message) {
         tracing::warn!("the server answered a request Catwalk never sent");
         return;
     };
-    let Some(pending) = upstream.state().pending.remove(&id) else {
+    let mut state = upstream.state();
+    let Some(pending) = state.pending.remove(&id) else {
         return;
     };
+    if message.error.is_some()
+        && let (Some(uri), Some(session)) = (&pending.subscribing, pending.session)
+    {
+        // The server refused the subscription: nobody holds it.
+        state.subscriptions.unsubscribe(uri, session);
+    }
+    drop(state);
     message.id = Some(pending.client_id);
     pending.reply.deliver(message);
 }
@@ -67,6 +75,14 @@ fn route_notification(upstream: &Upstream, mut message: Message) {
         return;
     }
     let state = upstream.state();
+    if message.method.as_deref() == Some("notifications/message")
+        && let Some((_, tx)) = state.most_relevant_request()
+    {
+        // A log line while a request runs most likely concerns it (stdio cannot say): it goes
+        // to that request's stream rather than to every session.
+        let _ = tx.try_send(message);
+        return;
+    }
     let subscribers = match message.method.as_deref() {
         Some("notifications/resources/updated") => message
             .param::<String>("uri")
@@ -85,49 +101,51 @@ fn route_notification(upstream: &Upstream, mut message: Message) {
 
 async fn route_server_request(upstream: &Upstream, mut message: Message) {
     let upstream_id = message.id.clone().expect("a request has an id");
+    let needed = message.method.as_deref().and_then(capability_for);
     let target = {
         let mut state = upstream.state();
-        // The most recent request still in flight: its ids grow with time.
-        let in_flight = state
-            .pending
-            .iter()
-            .filter_map(|(id, p)| match (&p.reply, p.session) {
-                (Reply::Stream(tx), Some(session)) => Some((*id, session, tx.clone())),
-                _ => None,
-            })
-            .max_by_key(|(id, _, _)| *id);
-        let target = match in_flight {
-            Some((_, session, tx)) => Some((session, tx)),
-            None => state
-                .last_active_session
-                .and_then(|s| state.sessions.get(&s).map(|tx| (s, tx.clone()))),
-        };
-        target.map(|(session, tx)| {
-            state.next_server_request += 1;
-            let client_facing = format!("catwalk-{}", state.next_server_request);
-            state.server_requests.insert(
-                client_facing.clone(),
-                ServerRequest {
-                    session,
-                    upstream_id: upstream_id.clone(),
-                },
-            );
-            (client_facing, tx)
-        })
+        let target = state.most_relevant_stream();
+        match target {
+            Some((session, _)) if needed.is_some_and(|c| !state.declared(session, c)) => {
+                Err(format!(
+                    "the client of this request did not declare the {} capability",
+                    needed.unwrap_or_default()
+                ))
+            }
+            Some((session, tx)) => {
+                state.next_server_request += 1;
+                let client_facing = format!("catwalk-{}", state.next_server_request);
+                state.server_requests.insert(
+                    client_facing.clone(),
+                    ServerRequest {
+                        session,
+                        upstream_id: upstream_id.clone(),
+                    },
+                );
+                Ok((client_facing, tx))
+            }
+            None => Err("no client session is connected to answer this request".to_string()),
+        }
     };
     match target {
-        Some((client_facing, tx)) => {
+        Ok((client_facing, tx)) => {
             message.id = Some(Id::String(client_facing));
             let _ = tx.try_send(message);
         }
-        None => {
-            let refusal = Message::error(
-                Some(upstream_id),
-                codes::METHOD_NOT_FOUND,
-                "no client session is connected to answer this request",
-            );
+        Err(reason) => {
+            let refusal = Message::error(Some(upstream_id), codes::METHOD_NOT_FOUND, &reason);
             upstream.send(&refusal).await;
         }
+    }
+}
+
+/// The client capability a server-to-client request needs.
+fn capability_for(method: &str) -> Option<&'static str> {
+    match method {
+        "sampling/createMessage" => Some("sampling"),
+        "elicitation/create" => Some("elicitation"),
+        "roots/list" => Some("roots"),
+        _ => None,
     }
 }
 

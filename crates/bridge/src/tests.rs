@@ -56,6 +56,15 @@ fn request(id: Value, method: &str, params: Value) -> Message {
     Message::parse(text.as_bytes()).unwrap()
 }
 
+/// Initializes a session declaring these client capabilities.
+async fn initialize(session: &Session, capabilities: Value) {
+    let params = serde_json::json!({"protocolVersion":"2025-06-18","capabilities":capabilities,"clientInfo":{"name":"t","version":"1"}});
+    let mut answer = session
+        .request(request("init".into(), "initialize", params))
+        .await;
+    assert!(next(&mut answer).await.error.is_none());
+}
+
 async fn next(rx: &mut mpsc::Receiver<Message>) -> Message {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
@@ -179,6 +188,7 @@ async fn server_requests_reach_the_session_in_flight_and_answers_return() {
     let (upstream, mut server) = started().await;
     let idle = upstream.open_session();
     let busy = upstream.open_session();
+    initialize(&busy, serde_json::json!({"sampling":{}})).await;
     let mut stream = busy
         .request(request(
             9.into(),
@@ -459,4 +469,95 @@ async fn quiet_calls_time_out_but_progress_keeps_them_alive() {
     let cancel = server.next().await;
     assert_eq!(cancel.method.as_deref(), Some("notifications/cancelled"));
     assert_eq!(cancel.param::<Id>("requestId"), stuck.id);
+}
+
+#[tokio::test]
+async fn a_server_request_needs_the_capability_its_client_declared() {
+    let (upstream, mut server) = started().await;
+    let plain = upstream.open_session();
+    initialize(&plain, serde_json::json!({})).await;
+    let mut stream = plain
+        .request(request(
+            1.into(),
+            "tools/call",
+            serde_json::json!({"name":"sample"}),
+        ))
+        .await;
+    let _ = server.next().await;
+    server.say(serde_json::json!({"jsonrpc":"2.0","id":"s1","method":"sampling/createMessage","params":{}})).await;
+    let refusal = server.next().await;
+    assert_eq!(refusal.id, Some(Id::String("s1".into())));
+    assert!(
+        refusal
+            .error
+            .unwrap()
+            .get()
+            .contains("did not declare the sampling capability")
+    );
+    assert!(
+        stream.try_recv().is_err(),
+        "the request reached a client that cannot answer it"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_subscription_is_not_kept() {
+    let (upstream, mut server) = started().await;
+    let a = upstream.open_session();
+    let b = upstream.open_session();
+    let subscribe = |id: i64| {
+        request(
+            id.into(),
+            "resources/subscribe",
+            serde_json::json!({"uri":"test://nope"}),
+        )
+    };
+    let mut first = a.request(subscribe(1)).await;
+    let sent = server.next().await;
+    server.say(serde_json::json!({"jsonrpc":"2.0","id":sent.id,"error":{"code":-32602,"message":"Resource not found"}})).await;
+    assert!(next(&mut first).await.error.is_some());
+    // B's subscription goes to the server, which refuses it again.
+    let mut second = b.request(subscribe(2)).await;
+    let sent = server.next().await;
+    assert_eq!(sent.method.as_deref(), Some("resources/subscribe"));
+    server.say(serde_json::json!({"jsonrpc":"2.0","id":sent.id,"error":{"code":-32602,"message":"Resource not found"}})).await;
+    assert!(next(&mut second).await.error.is_some());
+}
+
+#[tokio::test]
+async fn log_messages_go_to_the_request_in_flight() {
+    let (upstream, mut server) = started().await;
+    let caller = upstream.open_session();
+    let other = upstream.open_session();
+    let mut stream = caller
+        .request(request(
+            1.into(),
+            "tools/call",
+            serde_json::json!({"name":"logs"}),
+        ))
+        .await;
+    let sent = server.next().await;
+    server.say(serde_json::json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"working"}})).await;
+    server
+        .say(serde_json::json!({"jsonrpc":"2.0","id":sent.id,"result":{}}))
+        .await;
+    assert_eq!(
+        next(&mut stream).await.method.as_deref(),
+        Some("notifications/message")
+    );
+    assert!(next(&mut stream).await.result.is_some());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        other.try_standalone().unwrap().try_recv().is_err(),
+        "another session got the log line"
+    );
+    // With nothing in flight, a log line goes to every session.
+    server.say(serde_json::json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"idle"}})).await;
+    for session in [&caller, &other] {
+        let mut standalone = session.try_standalone().unwrap();
+        assert_eq!(
+            next(&mut standalone).await.method.as_deref(),
+            Some("notifications/message")
+        );
+    }
 }

@@ -2,12 +2,14 @@
 //! client SDKs (TypeScript and Python), on SQLite and on PostgreSQL.
 
 mod conformance;
+mod conformance_fixture;
 mod dashboard;
 mod harness;
 
 use std::time::Duration;
 
 use conformance::conformance_legacy_scenarios_pass;
+use conformance_fixture::conformance_fixture_scenarios_pass;
 use dashboard::dashboard_deploys_with_a_real_browser;
 use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, unique_secret};
 use serde_json::Value;
@@ -45,6 +47,7 @@ on_both_stores!(
     a_session_survives_a_crash_of_its_server,
     sampling_elicitation_and_progress_reach_the_client,
     a_call_timeout_spares_calls_that_report_progress,
+    conformance_fixture_scenarios_pass,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
