@@ -277,53 +277,66 @@ impl Store {
             .collect()
     }
 
-    /// Replaces the stored hash of the deployment's access token.
     /// Opens a deployment to anyone (or closes it again).
     pub async fn set_public(&self, name: &str, public: bool) -> Result<(), StoreError> {
-        let updated =
-            sqlx::query("UPDATE deployments SET public = $1, updated_at = $2 WHERE name = $3")
-                .bind(i64::from(public))
-                .bind(now_millis())
-                .bind(name)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound(name.to_string()));
-        }
-        Ok(())
+        self.set_column(name, Column::Public, i64::from(public))
+            .await
     }
 
     /// Replaces a deployment's options (a JSON object the caller owns).
     pub async fn set_options(&self, name: &str, options_json: &str) -> Result<(), StoreError> {
-        let updated = sqlx::query(
-            "UPDATE deployments SET options_json = $1, updated_at = $2 WHERE name = $3",
-        )
-        .bind(options_json)
-        .bind(now_millis())
-        .bind(name)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        self.set_column(name, Column::Options, options_json).await
+    }
+
+    /// Replaces the stored hash of the deployment's access token.
+    pub async fn set_token_hash(&self, name: &str, token_hash: &str) -> Result<(), StoreError> {
+        self.set_column(name, Column::TokenHash, token_hash).await
+    }
+
+    /// Updates one column of a deployment (and its `updated_at`); `NotFound` for an unknown name.
+    async fn set_column<'q, T>(
+        &self,
+        name: &'q str,
+        column: Column,
+        value: T,
+    ) -> Result<(), StoreError>
+    where
+        T: 'q + Send + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        let updated = sqlx::query(column.update_sql())
+            .bind(value)
+            .bind(now_millis())
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         if updated == 0 {
             return Err(StoreError::NotFound(name.to_string()));
         }
         Ok(())
     }
+}
 
-    pub async fn set_token_hash(&self, name: &str, token_hash: &str) -> Result<(), StoreError> {
-        let updated =
-            sqlx::query("UPDATE deployments SET token_hash = $1, updated_at = $2 WHERE name = $3")
-                .bind(token_hash)
-                .bind(now_millis())
-                .bind(name)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound(name.to_string()));
+/// The columns [`Store::set_column`] may write, each with its statement written out (statements
+/// are `'static` for sqlx, and a closed list keeps caller text out of the SQL).
+#[derive(Clone, Copy)]
+enum Column {
+    Public,
+    Options,
+    TokenHash,
+}
+
+impl Column {
+    fn update_sql(self) -> &'static str {
+        match self {
+            Column::Public => "UPDATE deployments SET public = $1, updated_at = $2 WHERE name = $3",
+            Column::Options => {
+                "UPDATE deployments SET options_json = $1, updated_at = $2 WHERE name = $3"
+            }
+            Column::TokenHash => {
+                "UPDATE deployments SET token_hash = $1, updated_at = $2 WHERE name = $3"
+            }
         }
-        Ok(())
     }
 }
 
