@@ -193,9 +193,7 @@ impl Deployments {
         if let Some(live) = self.live().get_mut(name) {
             live.token_hash = hash;
         }
-        if let Some(gateway) = self.gateway.get().and_then(Weak::upgrade) {
-            gateway.end_sessions_of(name);
-        }
+        self.end_sessions(name);
         Ok(Some(token))
     }
 
@@ -208,9 +206,7 @@ impl Deployments {
         if let Some(live) = live {
             stop_live(live).await;
         }
-        if let Some(gateway) = self.gateway.get().and_then(Weak::upgrade) {
-            gateway.end_sessions_of(name);
-        }
+        self.end_sessions(name);
         let removed = self.store.delete_deployment(name).await?;
         let home = self.homes.join(&deployment.id);
         if home.exists()
@@ -264,9 +260,9 @@ impl Deployments {
         if let Some(live) = self.live().get_mut(name) {
             live.public = public;
         }
-        if !public && let Some(gateway) = self.gateway.get().and_then(Weak::upgrade) {
+        if !public {
             // Sessions opened without a token must not outlive the deployment's opening.
-            gateway.end_sessions_of(name);
+            self.end_sessions(name);
         }
         Ok(true)
     }
@@ -498,6 +494,13 @@ impl Deployments {
         tracing::info!(deployment = name, status, reason, "status");
         if let Err(error) = self.store.set_status(name, status, reason).await {
             tracing::warn!(%error, "cannot record the status of {name}");
+        }
+    }
+
+    /// Ends every client session of a deployment (its clients must start over).
+    fn end_sessions(&self, name: &str) {
+        if let Some(gateway) = self.gateway.get().and_then(Weak::upgrade) {
+            gateway.end_sessions_of(name);
         }
     }
 
