@@ -234,10 +234,8 @@ impl Deployments {
         let Some(deployment) = self.store.get_deployment(name).await? else {
             return Ok(false);
         };
-        let options = DeploymentOptions {
-            call_timeout_secs,
-            ..DeploymentOptions::from_stored(&deployment.options_json)
-        };
+        let mut options = DeploymentOptions::from_stored(&deployment.options_json);
+        options.call_timeout_secs = call_timeout_secs;
         self.store.set_options(name, &options.to_stored()).await?;
         if let Some(Live {
             state: LiveState::Running { upstream, .. },
