@@ -1,5 +1,7 @@
-//! The HTTP front of every deployment: MCP Streamable HTTP at `/s/{name}/mcp`, and the legacy
-//! HTTP+SSE transport (2024-11-05) at `/s/{name}/sse` with its message endpoint.
+//! The HTTP front of every deployment: MCP Streamable HTTP at `/s/{name}/mcp`, of both the legacy
+//! era (sessions, 2025-03-26 to 2025-11-25) and the modern stateless one (2026-07-28, chosen per
+//! request, see [`modern`]), and the legacy HTTP+SSE transport (2024-11-05) at `/s/{name}/sse`
+//! with its message endpoint.
 //!
 //! The gateway authenticates each request through a [`Resolver`] (the server crate decides what a
 //! token means and which running server a deployment maps to), keeps client sessions, and turns a
@@ -9,6 +11,7 @@
 
 mod guard;
 mod legacy_sse;
+mod modern;
 mod reply;
 mod sessions;
 mod streamable;
@@ -65,6 +68,9 @@ pub struct GatewayConfig {
     pub keep_alive: Duration,
     /// A session unused for this long is forgotten.
     pub session_idle_timeout: Duration,
+    /// How long a 2026-07-28 request that ended with `input_required` keeps waiting upstream
+    /// for the client's retry before it is cancelled.
+    pub input_timeout: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -73,6 +79,7 @@ impl Default for GatewayConfig {
             guard: Arc::default(),
             keep_alive: Duration::from_secs(15),
             session_idle_timeout: Duration::from_secs(3600),
+            input_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -81,6 +88,7 @@ pub struct Gateway {
     resolver: Arc<dyn Resolver>,
     sessions: Sessions,
     legacy: legacy_sse::LegacySessions,
+    modern: modern::Modern,
     config: GatewayConfig,
 }
 
@@ -90,6 +98,7 @@ impl Gateway {
             resolver,
             sessions: Sessions::default(),
             legacy: Default::default(),
+            modern: Default::default(),
             config,
         })
     }
@@ -133,6 +142,7 @@ impl Gateway {
     pub fn end_sessions_of(&self, deployment: &str) {
         self.sessions.forget_deployment(deployment);
         self.legacy.forget_deployment(deployment);
+        self.modern.forget_deployment(deployment);
     }
 
     /// Open client sessions, of both transports.

@@ -14,7 +14,18 @@ pub const SESSION_HEADER: &str = "mcp-session-id";
 
 /// An HTTP error whose body is a JSON-RPC error without an id, as the transport spec allows.
 pub fn error(status: StatusCode, code: i64, message: &str) -> Response {
-    let body = Message::error(None, code, message).to_json();
+    error_for(status, None, code, message)
+}
+
+/// An HTTP error whose body is a JSON-RPC error answering the request with this id, when the
+/// request could be read (clients match errors to requests by id).
+pub fn error_for(status: StatusCode, id: Option<&Id>, code: i64, message: &str) -> Response {
+    json_with_status(status, &Message::error(id.cloned(), code, message))
+}
+
+/// An HTTP response carrying one JSON-RPC message with the given status.
+pub fn json_with_status(status: StatusCode, message: &Message) -> Response {
+    let body = message.to_json();
     (
         status,
         [(
@@ -28,6 +39,10 @@ pub fn error(status: StatusCode, code: i64, message: &str) -> Response {
 
 pub fn bad_request(message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, message)
+}
+
+pub fn bad_request_for(id: Option<&Id>, message: &str) -> Response {
+    error_for(StatusCode::BAD_REQUEST, id, codes::INVALID_REQUEST, message)
 }
 
 pub fn unauthorized() -> Response {
@@ -44,23 +59,20 @@ pub fn unauthorized() -> Response {
 }
 
 pub fn session_not_found() -> Response {
-    error(
+    session_not_found_for(None)
+}
+
+pub fn session_not_found_for(id: Option<&Id>) -> Response {
+    error_for(
         StatusCode::NOT_FOUND,
+        id,
         codes::INVALID_REQUEST,
         "Session not found: it ended or never existed; send a new initialize request",
     )
 }
 
 pub fn json(message: &Message) -> Response {
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        message.to_json(),
-    )
-        .into_response()
+    json_with_status(StatusCode::OK, message)
 }
 
 pub fn accepted() -> Response {

@@ -1,4 +1,5 @@
 //! The Streamable HTTP handlers: POST (messages), GET (the server's own stream), DELETE (end).
+//! A POST of the modern, stateless era (2026-07-28) is handed to [`crate::modern`].
 
 // The checks below return the finished HTTP response as their error, once per request; boxing it
 // would only add an allocation.
@@ -10,13 +11,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use catwalk_protocol::{Body, Kind, Message, codes};
+use catwalk_protocol::{Body, Id, Kind, Message, codes};
 
+use crate::modern;
 use crate::reply::{self, SESSION_HEADER};
 use crate::sessions::ClientSession;
 use crate::{Access, Gateway, Refusal};
 
-const VERSION_HEADER: &str = "mcp-protocol-version";
+pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
 /// What the spec says to assume when a client sends no version header.
 const DEFAULT_VERSION: &str = "2025-03-26";
 
@@ -50,10 +52,20 @@ pub async fn post(
             return reply::error(StatusCode::BAD_REQUEST, error.code(), &error.to_string());
         }
     };
+    // Errors about a single message answer its id, so that the client can match them.
+    let request_id = match &body {
+        Body::Single(message) => message.id.clone(),
+        Body::Batch(_) => None,
+    };
+    let request_id = request_id.as_ref();
     let messages = match body {
+        Body::Single(message) if modern::is_modern(&headers, &message) => {
+            return modern::post(&gateway, &name, access, &headers, message).await;
+        }
         Body::Single(message) if message.method.as_deref() == Some("initialize") => {
             if headers.contains_key(SESSION_HEADER) {
-                return reply::bad_request(
+                return reply::bad_request_for(
+                    request_id,
                     "Bad Request: initialize starts a new session; send it without Mcp-Session-Id",
                 );
             }
@@ -62,11 +74,11 @@ pub async fn post(
         Body::Single(message) => vec![message],
         Body::Batch(messages) => messages,
     };
-    let session = match session(&gateway, &name, &access, &headers) {
+    let session = match session(&gateway, &name, &access, &headers, request_id) {
         Ok(session) => session,
         Err(response) => return response,
     };
-    if let Err(response) = check_version(&headers) {
+    if let Err(response) = check_version(&headers, request_id) {
         return response;
     }
     if messages.len() > 1 && session.protocol_version != "2025-03-26" {
@@ -78,7 +90,10 @@ pub async fn post(
         .iter()
         .any(|m| m.method.as_deref() == Some("initialize"))
     {
-        return reply::bad_request("Bad Request: the session is already initialized");
+        return reply::bad_request_for(
+            request_id,
+            "Bad Request: the session is already initialized",
+        );
     }
 
     let mut streams = Vec::new();
@@ -110,6 +125,9 @@ pub async fn get(
         Ok(access) => access,
         Err(response) => return response,
     };
+    if modern::is_modern_without_session(&headers) {
+        return modern::method_not_allowed();
+    }
     if !accepts(&headers, "text/event-stream") {
         return reply::error(
             StatusCode::NOT_ACCEPTABLE,
@@ -117,11 +135,11 @@ pub async fn get(
             "Not Acceptable: the client must accept text/event-stream",
         );
     }
-    let session = match session(&gateway, &name, &access, &headers) {
+    let session = match session(&gateway, &name, &access, &headers, None) {
         Ok(session) => session,
         Err(response) => return response,
     };
-    if let Err(response) = check_version(&headers) {
+    if let Err(response) = check_version(&headers, None) {
         return response;
     }
     let Some(standalone) = session.bridge.try_standalone() else {
@@ -148,7 +166,10 @@ pub async fn delete(
         Ok(access) => access,
         Err(response) => return response,
     };
-    let session = match session(&gateway, &name, &access, &headers) {
+    if modern::is_modern_without_session(&headers) {
+        return modern::method_not_allowed();
+    }
+    let session = match session(&gateway, &name, &access, &headers, None) {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -207,38 +228,44 @@ pub(crate) async fn admit(
     }
 }
 
+/// The client's session; `request_id` is the id of the request being answered, if known.
 fn session(
     gateway: &Gateway,
     name: &str,
     access: &Access,
     headers: &HeaderMap,
+    request_id: Option<&Id>,
 ) -> Result<Arc<ClientSession>, Response> {
     let Some(id) = header_str(headers, SESSION_HEADER) else {
-        return Err(reply::bad_request(
+        return Err(reply::bad_request_for(
+            request_id,
             "Bad Request: Mcp-Session-Id header is required (send initialize first)",
         ));
     };
     gateway
         .sessions
         .find(id, name, &access.principal)
-        .ok_or_else(reply::session_not_found)
+        .ok_or_else(|| reply::session_not_found_for(request_id))
 }
 
 /// A missing header means 2025-03-26 (the spec's default); another supported version than the
 /// session's is let through, since the messages Catwalk relays are the same.
-fn check_version(headers: &HeaderMap) -> Result<(), Response> {
+fn check_version(headers: &HeaderMap, request_id: Option<&Id>) -> Result<(), Response> {
     match header_str(headers, VERSION_HEADER) {
         Some(version) if !catwalk_protocol::is_supported_version(version) => {
-            Err(reply::bad_request(&format!(
-                "Bad Request: Unsupported protocol version: {version} (supported versions: {})",
-                catwalk_protocol::SUPPORTED_VERSIONS.join(", ")
-            )))
+            Err(reply::bad_request_for(
+                request_id,
+                &format!(
+                    "Bad Request: Unsupported protocol version: {version} (supported versions: {})",
+                    catwalk_protocol::SUPPORTED_VERSIONS.join(", ")
+                ),
+            ))
         }
         _ => Ok(()),
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

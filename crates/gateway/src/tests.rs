@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
-const TOKEN: &str = "good-token";
+pub(crate) const TOKEN: &str = "good-token";
 
-struct OneDeployment {
-    upstream: Upstream,
+pub(crate) struct OneDeployment {
+    pub(crate) upstream: Upstream,
 }
 
 impl Resolver for OneDeployment {
@@ -94,7 +94,10 @@ fn post() -> axum::http::request::Builder {
         .header("content-type", "application/json")
 }
 
-async fn send(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+pub(crate) async fn send(
+    app: &Router,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -208,6 +211,8 @@ async fn bad_requests_get_precise_errors() {
     let (status, _, body) = send(&app, post().body(Body::from(list)).unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("Mcp-Session-Id"));
+    // The error answers the request by its id.
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["id"], 5);
 
     let (status, _, _) = send(
         &app,
@@ -359,7 +364,7 @@ async fn interleaved_sessions_over_http_get_their_own_answers() {
 }
 
 /// Reads an SSE body until `needle` appears, returning all it read.
-async fn read_until(body: &mut Body, needle: &str) -> String {
+pub(crate) async fn read_until(body: &mut Body, needle: &str) -> String {
     let mut seen = String::new();
     while !seen.contains(needle) {
         let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())

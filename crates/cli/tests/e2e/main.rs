@@ -8,7 +8,7 @@ mod harness;
 
 use std::time::Duration;
 
-use conformance::conformance_legacy_scenarios_pass;
+use conformance::conformance_scenarios_pass;
 use conformance_fixture::conformance_fixture_scenarios_pass;
 use dashboard::dashboard_deploys_with_a_real_browser;
 use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, unique_secret};
@@ -43,7 +43,7 @@ on_both_stores!(
     stopping_catwalk_stops_every_server,
     public_deployments_need_no_token_until_closed,
     dashboard_deploys_with_a_real_browser,
-    conformance_legacy_scenarios_pass,
+    conformance_scenarios_pass,
     a_session_survives_a_crash_of_its_server,
     sampling_elicitation_and_progress_reach_the_client,
     a_call_timeout_spares_calls_that_report_progress,
