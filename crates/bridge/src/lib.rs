@@ -600,6 +600,13 @@ impl Session {
         &self.upstream
     }
 
+    /// Records the client capabilities of this session (from its `initialize`, or, for a
+    /// stateless client, from a request's `_meta`): a server's request for a capability the
+    /// session did not declare is refused.
+    pub fn declare_capabilities(&self, capabilities: Value) {
+        self.upstream.state().declared.insert(self.id, capabilities);
+    }
+
     /// Records a `resources/(un)subscribe`; true when another session's subscription makes
     /// forwarding it wrong (the server would see a second subscribe, or lose the other's).
     fn subscription_is_shared(&self, message: &Message) -> bool {

@@ -66,7 +66,7 @@ impl Exchange {
             &call.method,
             Some(raw(&call.upstream_params())),
         );
-        declare(&session, &call.client_capabilities).await;
+        session.declare_capabilities(Value::Object(call.client_capabilities.clone()));
         let answers = session.request(request).await;
         let mut exchange = Exchange {
             session,
@@ -86,7 +86,8 @@ impl Exchange {
     /// Takes the client's wishes of this attempt (a retry may declare other capabilities).
     pub(crate) async fn adopt(&mut self, call: &Call) {
         if self.client_capabilities != call.client_capabilities {
-            declare(&self.session, &call.client_capabilities).await;
+            self.session
+                .declare_capabilities(Value::Object(call.client_capabilities.clone()));
         }
         self.client_capabilities = call.client_capabilities.clone();
         self.log_level = call.log_level;
@@ -195,24 +196,6 @@ impl Exchange {
         };
         self.session.respond(answer).await;
     }
-}
-
-/// Tells the bridge which client capabilities the session has: the bridge refuses a server's
-/// request for a capability its session did not declare. It learns them from a session's
-/// `initialize`, which it answers itself without involving the server; a modern client declares
-/// them on every request instead.
-async fn declare(session: &Session, capabilities: &Map<String, Value>) {
-    let params = json!({
-        "protocolVersion": catwalk_protocol::LATEST_VERSION,
-        "capabilities": capabilities,
-        "clientInfo": { "name": "catwalk-modern-gateway", "version": env!("CARGO_PKG_VERSION") },
-    });
-    let declaration = Message::request(
-        Id::String("catwalk-declare".into()),
-        "initialize",
-        Some(raw(&params)),
-    );
-    drop(session.request(declaration).await);
 }
 
 impl Drop for Exchange {
