@@ -13,6 +13,7 @@ mod guard;
 mod legacy_sse;
 mod modern;
 mod reply;
+mod resume;
 mod sessions;
 mod streamable;
 

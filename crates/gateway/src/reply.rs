@@ -6,9 +6,8 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use catwalk_protocol::{Id, Kind, Message, codes};
+use catwalk_protocol::{Id, Message, codes};
 use futures::{Stream, StreamExt};
-use tokio::sync::mpsc;
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
@@ -86,49 +85,30 @@ pub fn with_session(mut response: Response, session_id: &str) -> Response {
     response
 }
 
-/// The answer to one request: JSON when its response is the first thing the server sends, an SSE
-/// stream otherwise (the stream then carries the related messages and ends with the response).
-pub async fn answer(
-    mut messages: mpsc::Receiver<Message>,
-    id: Id,
+/// An SSE stream of recorded, resumable events (see [`crate::resume`]), after a priming event
+/// (an id with empty data, which a 2025-11-25 client may resume from) when one is given.
+pub fn sse_events(
+    events: impl Stream<Item = crate::resume::Event> + Send + 'static,
+    priming: Option<String>,
     keep_alive: Duration,
 ) -> Response {
-    let Some(first) = messages.recv().await else {
-        return json(&lost(id));
-    };
-    if first.kind() == Kind::Response {
-        return json(&first);
-    }
-    let rest = futures::stream::unfold(Some(messages), move |state| {
-        let id = id.clone();
-        async move {
-            let mut messages = state?;
-            match messages.recv().await {
-                Some(message) if message.kind() == Kind::Response => Some((message, None)),
-                Some(message) => Some((message, Some(messages))),
-                None => Some((lost(id), None)),
-            }
-        }
+    let priming = priming.map(|id| {
+        Ok::<_, Infallible>(
+            Event::default()
+                .id(id)
+                .retry(Duration::from_secs(1))
+                .data(""),
+        )
     });
-    sse(
-        futures::stream::once(async { first }).chain(rest),
-        keep_alive,
-    )
-}
-
-/// The answer to a batch holding requests: one SSE stream carrying every request's messages,
-/// ending when every request has its response.
-pub fn answer_batch(streams: Vec<mpsc::Receiver<Message>>, keep_alive: Duration) -> Response {
-    let merged = futures::stream::select_all(streams.into_iter().map(|messages| {
-        futures::stream::unfold(Some(messages), |state| async move {
-            let mut messages = state?;
-            let message = messages.recv().await?;
-            let more = (message.kind() != Kind::Response).then_some(messages);
-            Some((message, more))
-        })
-        .boxed()
+    let events = futures::stream::iter(priming).chain(events.map(|event| {
+        Ok::<_, Infallible>(
+            Event::default()
+                .id(event.id)
+                .event("message")
+                .data(&*event.data),
+        )
     }));
-    sse(merged, keep_alive)
+    streaming(Sse::new(events).keep_alive(KeepAlive::new().interval(keep_alive)))
 }
 
 pub fn sse(
@@ -138,9 +118,11 @@ pub fn sse(
     let events = messages.map(|message| {
         Ok::<_, Infallible>(Event::default().event("message").data(message.to_json()))
     });
-    let mut response = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(keep_alive))
-        .into_response();
+    streaming(Sse::new(events).keep_alive(KeepAlive::new().interval(keep_alive)))
+}
+
+fn streaming(sse: impl IntoResponse) -> Response {
+    let mut response = sse.into_response();
     // Proxies such as nginx would otherwise hold the stream back.
     response
         .headers_mut()
@@ -149,7 +131,7 @@ pub fn sse(
 }
 
 /// The error a request gets when its stream ends without an answer (the bridge dropped it).
-fn lost(id: Id) -> Message {
+pub(crate) fn lost(id: Id) -> Message {
     Message::error(
         Some(id),
         codes::SERVER_UNAVAILABLE,

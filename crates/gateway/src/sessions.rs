@@ -1,11 +1,14 @@
 //! Client sessions of the legacy (2025-03-26 to 2025-11-25) Streamable HTTP era.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use catwalk_bridge::Session;
 use rand::RngCore;
+
+use crate::resume::Streams;
 
 /// One client's session: which deployment and principal it belongs to, and its bridge session.
 pub struct ClientSession {
@@ -13,10 +16,36 @@ pub struct ClientSession {
     pub principal: String,
     pub protocol_version: String,
     pub bridge: Session,
+    /// Its SSE streams, recorded for resumption.
+    pub streams: Arc<Streams>,
+    /// Whether a GET holds the standalone stream (only one may).
+    standalone_attached: Arc<AtomicBool>,
     last_used: Mutex<Instant>,
 }
 
+/// Holds the standalone stream for one GET; dropping it frees the stream for the next.
+pub struct Attached(Arc<AtomicBool>);
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 impl ClientSession {
+    /// Takes the standalone stream for a GET, or `None` while another GET holds it.
+    pub fn attach_standalone(&self) -> Option<Attached> {
+        self.standalone_attached
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Attached(self.standalone_attached.clone()))
+    }
+
+    /// Whether the session's SSE streams start with a priming event (2025-11-25 and later).
+    pub fn primes_streams(&self) -> bool {
+        self.protocol_version.as_str() >= "2025-11-25"
+    }
+
     pub fn touch(&self) {
         *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
@@ -47,11 +76,17 @@ impl Sessions {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let id = hex::encode(bytes);
+        let streams = Arc::new(Streams::default());
+        if let Some(standalone) = bridge.try_standalone() {
+            streams.record_standalone(standalone);
+        }
         let session = Arc::new(ClientSession {
             deployment: deployment.to_string(),
             principal: principal.to_string(),
             protocol_version,
             bridge,
+            streams,
+            standalone_attached: Arc::default(),
             last_used: Mutex::new(Instant::now()),
         });
         self.lock().insert(id.clone(), session);

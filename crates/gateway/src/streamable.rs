@@ -12,9 +12,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use catwalk_protocol::{Body, Id, Kind, Message, codes};
+use futures::StreamExt;
+use tokio::sync::mpsc;
 
 use crate::modern;
 use crate::reply::{self, SESSION_HEADER};
+use crate::resume::{self, ResumeError};
 use crate::sessions::ClientSession;
 use crate::{Access, Gateway, Refusal};
 
@@ -97,23 +100,63 @@ pub async fn post(
     }
 
     let mut streams = Vec::new();
-    let mut first_id = None;
+    let mut ids = Vec::new();
     for message in messages {
         match message.kind() {
             Kind::Request => {
-                first_id.get_or_insert_with(|| message.id.clone().expect("requests have ids"));
+                ids.push(message.id.clone().expect("requests have ids"));
                 streams.push(session.bridge.request(message).await);
             }
             Kind::Notification => session.bridge.notify(message).await,
             Kind::Response => session.bridge.respond(message).await,
         }
     }
-    let keep_alive = gateway.config.keep_alive;
-    match (streams.len(), first_id) {
-        (0, _) => reply::accepted(),
-        (1, Some(id)) => reply::answer(streams.pop().expect("one stream"), id, keep_alive).await,
-        _ => reply::answer_batch(streams, keep_alive),
+    if streams.is_empty() {
+        return reply::accepted();
     }
+    answer(&session, streams, ids, gateway.config.keep_alive).await
+}
+
+/// The answer to a POST's requests: plain JSON when a single request's response is the first
+/// thing the server sends; otherwise a resumable SSE stream carrying the related messages and
+/// ending with the response(s).
+async fn answer(
+    session: &ClientSession,
+    mut streams: Vec<mpsc::Receiver<Message>>,
+    ids: Vec<Id>,
+    keep_alive: std::time::Duration,
+) -> Response {
+    let mut first = None;
+    if let ([messages], [id]) = (streams.as_mut_slice(), ids.as_slice()) {
+        match messages.recv().await {
+            None => return reply::json(&reply::lost(id.clone())),
+            Some(message) if message.kind() == Kind::Response => return reply::json(&message),
+            Some(message) => first = Some(message),
+        }
+    }
+    let merged = merge(streams);
+    let stream = session.streams.record_requests(first, merged, ids);
+    let priming = session.primes_streams().then(|| format!("{stream}-0"));
+    reply::sse_events(session.streams.follow(stream), priming, keep_alive)
+}
+
+/// One channel carrying the messages of several requests.
+fn merge(mut streams: Vec<mpsc::Receiver<Message>>) -> mpsc::Receiver<Message> {
+    if streams.len() == 1 {
+        return streams.pop().expect("one stream");
+    }
+    let (tx, rx) = mpsc::channel(64);
+    for mut messages in streams {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(message) = messages.recv().await {
+                if tx.send(message).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    rx
 }
 
 pub async fn get(
@@ -142,19 +185,40 @@ pub async fn get(
     if let Err(response) = check_version(&headers, None) {
         return response;
     }
-    let Some(standalone) = session.bridge.try_standalone() else {
-        return reply::error(
-            StatusCode::CONFLICT,
-            codes::INVALID_REQUEST,
-            "Conflict: only one SSE stream is allowed per session",
-        );
+    let last_event_id = header_str(&headers, "last-event-id");
+    let (stream, events) = match session.streams.resume(last_event_id) {
+        Ok(resumed) => resumed,
+        Err(ResumeError::Malformed) => {
+            return reply::bad_request(
+                "Bad Request: Last-Event-ID is not an event id Catwalk sent",
+            );
+        }
+        Err(ResumeError::Gone) => {
+            return reply::bad_request(
+                "Bad Request: the events after this Last-Event-ID are no longer kept",
+            );
+        }
     };
-    // The stream owns the guard: when the client disconnects, the session may open another.
-    let messages = futures::stream::unfold(standalone, |mut standalone| async move {
-        let message = standalone.recv().await?;
-        Some((message, standalone))
+    let attached = if stream == resume::STANDALONE {
+        match session.attach_standalone() {
+            Some(attached) => Some(attached),
+            None => {
+                return reply::error(
+                    StatusCode::CONFLICT,
+                    codes::INVALID_REQUEST,
+                    "Conflict: only one SSE stream is allowed per session",
+                );
+            }
+        }
+    } else {
+        None
+    };
+    // The stream owns the attachment: when the client disconnects, another GET may attach.
+    let events = events.map(move |event| {
+        let _ = &attached;
+        event
     });
-    reply::sse(messages, gateway.config.keep_alive)
+    reply::sse_events(events, None, gateway.config.keep_alive)
 }
 
 pub async fn delete(

@@ -60,6 +60,31 @@ async fn scripted_server() -> Upstream {
                     to_bridge.send(progress.to_string()).await.unwrap();
                     json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":"slow done"}]}})
                 }
+                Some("tools/call")
+                    if message.param::<String>("name").as_deref() == Some("announce") =>
+                {
+                    let change =
+                        json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"});
+                    to_bridge.send(change.to_string()).await.unwrap();
+                    json!({"jsonrpc":"2.0","id":id,"result":{"content":[]}})
+                }
+                Some("tools/call")
+                    if message.param::<String>("name").as_deref() == Some("gated") =>
+                {
+                    // Progress, a pause (the client drops its connection then), progress, answer.
+                    let token = message.param::<Value>("_meta").unwrap()["progressToken"].clone();
+                    let to_bridge = to_bridge.clone();
+                    tokio::spawn(async move {
+                        for step in 1..=2 {
+                            let progress = json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":token,"progress":step}});
+                            to_bridge.send(progress.to_string()).await.unwrap();
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                        }
+                        let done = json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":"gated done"}]}});
+                        to_bridge.send(done.to_string()).await.unwrap();
+                    });
+                    continue;
+                }
                 Some("tools/call") => {
                     let text = message.param::<Value>("arguments").unwrap()["message"].clone();
                     json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":text}]}})
@@ -440,4 +465,86 @@ async fn legacy_http_sse_clients_work_beside_streamable_http() {
         send(&app, post_message(call.to_string(), TOKEN)).await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn a_dropped_stream_resumes_with_last_event_id() {
+    let app = app().await;
+    let session = open(&app).await;
+    let response = app
+        .clone()
+        .oneshot(call(&session, 4, "gated", ""))
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut body = response.into_body();
+    let seen = read_until(&mut body, "\n\n").await;
+    assert!(seen.contains(r#""progress":1"#), "{seen}");
+    let last_id = seen
+        .lines()
+        .find_map(|line| line.strip_prefix("id: "))
+        .expect("events carry ids")
+        .to_string();
+    // The connection breaks before the rest arrives.
+    drop(body);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    let resume = Request::get("http://127.0.0.1:7411/s/demo/mcp")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("last-event-id", &last_id)
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, rest) = send(&app, resume).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !rest.contains(r#""progress":1"#),
+        "an event was sent twice: {rest}"
+    );
+    let progress = rest.find(r#""progress":2"#).expect(&rest);
+    let done = rest.find("gated done").expect(&rest);
+    assert!(progress < done, "{rest}");
+
+    let bogus = Request::get("http://127.0.0.1:7411/s/demo/mcp")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("last-event-id", "99-1")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, bogus).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn standalone_messages_wait_for_the_next_get_and_come_once() {
+    let app = app().await;
+    let session = open(&app).await;
+    let get = || {
+        Request::get("http://127.0.0.1:7411/s/demo/mcp")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &session)
+            .body(Body::empty())
+            .unwrap()
+    };
+    for round in 1..=2 {
+        // The server announces a change while no GET stream is open...
+        assert_eq!(
+            send(&app, call(&session, round, "announce", "")).await.0,
+            StatusCode::OK
+        );
+        // ...and the next GET gets it, with the next id: nothing lost, nothing repeated.
+        let mut body = app.clone().oneshot(get()).await.unwrap().into_body();
+        let seen = read_until(&mut body, "list_changed").await;
+        assert!(
+            seen.contains(&format!("id: 0-{round}\n")),
+            "round {round}: {seen}"
+        );
+    }
 }
