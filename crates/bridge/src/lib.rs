@@ -76,6 +76,8 @@ struct Inner {
     status: watch::Sender<Status>,
     /// See [`Upstream::set_call_timeout`].
     call_timeout: Mutex<Option<Duration>>,
+    /// How many sessions are open (see [`Upstream::sessions_gone`]).
+    session_count: watch::Sender<usize>,
 }
 
 /// Where an upstream is in its life.
@@ -151,6 +153,7 @@ impl Upstream {
                 state: Mutex::new(State::default()),
                 status: watch::channel(Status::default()).0,
                 call_timeout: Mutex::new(None),
+                session_count: watch::channel(0).0,
             }),
         };
         tokio::spawn(timeout::sweep(Arc::downgrade(&upstream.inner)));
@@ -294,6 +297,7 @@ impl Upstream {
         if !matches!(state.status, Status::Closed(_)) {
             state.sessions.insert(id, tx);
         }
+        self.inner.session_count.send_modify(|n| *n += 1);
         Session {
             id,
             upstream: self.clone(),
@@ -321,6 +325,14 @@ impl Upstream {
             .call_timeout
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves once a session has been opened and every session has closed again (a process
+    /// dedicated to one session is then stopped).
+    pub async fn sessions_gone(&self) {
+        let mut count = self.inner.session_count.subscribe();
+        let _ = count.wait_for(|n| *n > 0).await;
+        let _ = count.wait_for(|n| *n == 0).await;
     }
 
     pub fn status(&self) -> Status {
@@ -662,6 +674,10 @@ impl Drop for Session {
             }
             state.subscriptions.drop_session(self.id)
         };
+        self.upstream
+            .inner
+            .session_count
+            .send_modify(|n| *n = n.saturating_sub(1));
         // The server keeps no subscription that no session holds.
         if !orphaned.is_empty()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()

@@ -139,6 +139,11 @@ pub struct DeployArgs {
     #[arg(long, value_name = "SECS")]
     pub call_timeout: Option<u64>,
 
+    /// Give each client session a server process of its own (isolated state, more memory)
+    /// instead of one process shared by all sessions
+    #[arg(long)]
+    pub process_per_session: bool,
+
     /// Return right after the deployment is created, without waiting for it to run
     #[arg(long)]
     pub no_wait: bool,

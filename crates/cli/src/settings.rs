@@ -268,6 +268,7 @@ pub struct DeploySettings {
     pub env: BTreeMap<String, String>,
     pub public: bool,
     pub call_timeout: Option<u64>,
+    pub process_per_session: bool,
     pub wait: bool,
     pub timeout: Duration,
 }
@@ -300,6 +301,7 @@ impl DeploySettings {
             env,
             public: args.public,
             call_timeout: args.call_timeout,
+            process_per_session: args.process_per_session,
             wait: !args.no_wait,
             timeout: Duration::from_secs(args.timeout),
         })

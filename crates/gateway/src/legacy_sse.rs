@@ -78,8 +78,11 @@ pub async fn open(
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let id = hex::encode(bytes);
     let (out, replies) = mpsc::channel(QUEUE);
-    let upstream = access.upstream.clone();
-    let bridge = access.upstream.open_session();
+    let upstream = match gateway.resolver.session_upstream(&name, &access).await {
+        Ok(upstream) => upstream,
+        Err(refusal) => return crate::streamable::refused(refusal, &name),
+    };
+    let bridge = upstream.open_session();
     let standalone = bridge
         .try_standalone()
         .expect("a new session's stream is free");

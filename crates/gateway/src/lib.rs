@@ -42,6 +42,17 @@ pub trait Resolver: Send + Sync + 'static {
         deployment: &'a str,
         token: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Access, Refusal>>;
+
+    /// The server a new client session talks to: by default the shared one in `access`; a
+    /// deployment that gives each session its own process starts one here.
+    fn session_upstream<'a>(
+        &'a self,
+        deployment: &'a str,
+        access: &'a Access,
+    ) -> BoxFuture<'a, Result<Upstream, Refusal>> {
+        let _ = deployment;
+        Box::pin(async move { Ok(access.upstream.clone()) })
+    }
 }
 
 /// What a request may use.

@@ -245,7 +245,11 @@ pub async fn delete(
 
 async fn initialize(gateway: &Gateway, name: &str, access: Access, message: Message) -> Response {
     let id = message.id.clone().expect("initialize is a request");
-    let bridge = access.upstream.open_session();
+    let upstream = match gateway.resolver.session_upstream(name, &access).await {
+        Ok(upstream) => upstream,
+        Err(refusal) => return refused(refusal, name),
+    };
+    let bridge = upstream.open_session();
     let mut answer = bridge.request(message).await;
     let Some(response) = answer.recv().await else {
         return reply::json(&Message::error(
@@ -276,19 +280,27 @@ pub(crate) async fn admit(
         let (scheme, token) = value.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     });
-    match gateway.resolver.resolve(name, token).await {
-        Ok(access) => Ok(access),
-        Err(Refusal::Unauthorized) => Err(reply::unauthorized()),
-        Err(Refusal::NotFound) => Err(reply::error(
+    gateway
+        .resolver
+        .resolve(name, token)
+        .await
+        .map_err(|refusal| refused(refusal, name))
+}
+
+/// The HTTP answer to a refusal.
+pub(crate) fn refused(refusal: Refusal, name: &str) -> Response {
+    match refusal {
+        Refusal::Unauthorized => reply::unauthorized(),
+        Refusal::NotFound => reply::error(
             StatusCode::NOT_FOUND,
             codes::INVALID_REQUEST,
             &format!("Not Found: no deployment named {name:?}"),
-        )),
-        Err(Refusal::Unavailable(reason)) => Err(reply::error(
+        ),
+        Refusal::Unavailable(reason) => reply::error(
             StatusCode::SERVICE_UNAVAILABLE,
             codes::SERVER_UNAVAILABLE,
             &format!("Service Unavailable: the deployment's server is not running ({reason})"),
-        )),
+        ),
     }
 }
 

@@ -22,12 +22,13 @@ use catwalk_vault::{Redactor, Vault};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::logs::StoreLogs;
-use crate::options::DeploymentOptions;
+use crate::options::{DeploymentOptions, ProcessModel};
+use crate::per_session::{Dedicated, Template};
 
 /// How long a server may take to answer `initialize` after it starts.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `stop` waits after closing stdin, then after SIGTERM.
-const STOP_GRACE: Duration = Duration::from_secs(3);
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(3);
 
 pub struct Deployments {
     store: Store,
@@ -39,6 +40,7 @@ pub struct Deployments {
     live: Mutex<HashMap<String, Live>>,
     gateway: OnceLock<Weak<Gateway>>,
     next_epoch: std::sync::atomic::AtomicU64,
+    dedicated: Dedicated,
 }
 
 /// A deployment Catwalk is launching or running.
@@ -55,6 +57,8 @@ enum LiveState {
     Running {
         upstream: Upstream,
         stop: oneshot::Sender<oneshot::Sender<()>>,
+        /// For a deployment with a process per session: how to start one.
+        per_session: Option<Arc<Template>>,
     },
 }
 
@@ -94,6 +98,7 @@ impl Deployments {
             live: Mutex::new(HashMap::new()),
             gateway: OnceLock::new(),
             next_epoch: Default::default(),
+            dedicated: Dedicated::default(),
         })
     }
 
@@ -206,6 +211,7 @@ impl Deployments {
         if let Some(live) = live {
             stop_live(live).await;
         }
+        self.dedicated.stop_all(name).await;
         self.end_sessions(name);
         let removed = self.store.delete_deployment(name).await?;
         let home = self.homes.join(&deployment.id);
@@ -222,6 +228,29 @@ impl Deployments {
     pub async fn shutdown(&self) {
         let all: Vec<Live> = self.live().drain().map(|(_, live)| live).collect();
         futures::future::join_all(all.into_iter().map(stop_live)).await;
+        let dedicated = self.dedicated.deployments();
+        futures::future::join_all(dedicated.iter().map(|name| self.dedicated.stop_all(name))).await;
+    }
+
+    /// The server a new session of this deployment talks to: its shared process, or for a
+    /// deployment with a process per session, a new process of its own.
+    pub(crate) async fn upstream_for_new_session(
+        &self,
+        name: &str,
+        shared: &Upstream,
+    ) -> Result<Upstream, catwalk_gateway::Refusal> {
+        let template = match self.live().get(name) {
+            Some(Live {
+                state:
+                    LiveState::Running {
+                        per_session: Some(template),
+                        ..
+                    },
+                ..
+            }) => template.clone(),
+            _ => return Ok(shared.clone()),
+        };
+        self.dedicated.start(name, &template).await
     }
 
     /// Sets how long a call may go without an answer or progress (`None`: no limit). Returns
@@ -386,9 +415,15 @@ impl Deployments {
                     ));
                 }
             };
-        upstream.set_call_timeout(
-            DeploymentOptions::from_stored(&deployment.options_json).call_timeout(),
-        );
+        let options = DeploymentOptions::from_stored(&deployment.options_json);
+        upstream.set_call_timeout(options.call_timeout());
+        let per_session = (options.process_model == ProcessModel::PerSession).then(|| {
+            Arc::new(Template {
+                spec: spec.clone(),
+                logs: logs.clone(),
+                call_timeout: options.call_timeout(),
+            })
+        });
         let tools = count_tools(&upstream).await;
 
         let (stop_tx, mut stop_rx) = oneshot::channel::<oneshot::Sender<()>>();
@@ -397,6 +432,7 @@ impl Deployments {
                 entry.state = LiveState::Running {
                     upstream: upstream.clone(),
                     stop: stop_tx,
+                    per_session: per_session.clone(),
                 };
                 true
             }
@@ -531,7 +567,7 @@ async fn stop_live(live: Live) {
 }
 
 /// Starts the process and hands back its stdout for the bridge.
-fn spawn(
+pub(crate) fn spawn(
     spec: &ProcessSpec,
     logs: &Arc<StoreLogs>,
 ) -> Result<
@@ -549,7 +585,7 @@ fn spawn(
     Ok((instance, exit, stdout))
 }
 
-fn describe_exit(info: Result<ExitInfo, oneshot::error::RecvError>) -> String {
+pub(crate) fn describe_exit(info: Result<ExitInfo, oneshot::error::RecvError>) -> String {
     info.map(|i| i.to_string())
         .unwrap_or_else(|_| "ended".into())
 }

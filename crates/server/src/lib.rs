@@ -10,6 +10,7 @@ mod dashboard;
 mod deployments;
 mod logs;
 mod options;
+mod per_session;
 mod resolver;
 mod setup;
 

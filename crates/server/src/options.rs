@@ -10,6 +10,18 @@ pub struct DeploymentOptions {
     /// `None`: no limit (the default; long calls are legitimate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_timeout_secs: Option<u64>,
+    /// One process for every session (the default), or one per session.
+    #[serde(default)]
+    pub process_model: ProcessModel,
+}
+
+/// See `per_session.rs` for the trade-off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessModel {
+    #[default]
+    Shared,
+    PerSession,
 }
 
 impl DeploymentOptions {

@@ -19,4 +19,12 @@ impl Resolver for Deployments {
             })
         })
     }
+
+    fn session_upstream<'a>(
+        &'a self,
+        deployment: &'a str,
+        access: &'a Access,
+    ) -> BoxFuture<'a, Result<catwalk_bridge::Upstream, Refusal>> {
+        Box::pin(self.upstream_for_new_session(deployment, &access.upstream))
+    }
 }

@@ -41,6 +41,9 @@ pub async fn run(
     if let Some(seconds) = settings.call_timeout {
         body["call_timeout_secs"] = json!(seconds);
     }
+    if settings.process_per_session {
+        body["process_model"] = json!("per_session");
+    }
     eprintln!(
         "deploying {}: analyzing it first (this downloads the package)...",
         settings.source

@@ -48,6 +48,7 @@ on_both_stores!(
     sampling_elicitation_and_progress_reach_the_client,
     a_call_timeout_spares_calls_that_report_progress,
     conformance_fixture_scenarios_pass,
+    a_process_per_session_lives_and_dies_with_its_session,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
@@ -726,4 +727,60 @@ fn a_call_timeout_spares_calls_that_report_progress(kind: StoreKind) {
         answer["result"].to_string().contains("completed"),
         "{answer}"
     );
+}
+
+fn a_process_per_session_lives_and_dies_with_its_session(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let (endpoint, token) =
+        catwalk.deploy_with(EVERYTHING, "isolated", &[], &["--process-per-session"]);
+    let listed = catwalk.cli_json(&["ls"]);
+    assert_eq!(listed[0]["process_model"], "per_session", "{listed}");
+    let home = catwalk
+        .data_dir
+        .path()
+        .join("deployments")
+        .join(listed[0]["id"].as_str().unwrap());
+    let servers = || processes_under(&home).len();
+    let shared = servers();
+    assert!(shared >= 1);
+
+    let a = RawSession::open(&endpoint, &token);
+    let b = RawSession::open(&endpoint, &token);
+    let per_process = shared;
+    assert_eq!(
+        servers(),
+        shared + 2 * per_process,
+        "each session should have its own process"
+    );
+    for (session, word) in [(&a, "alpha"), (&b, "beta")] {
+        let answer = session.call(1, "echo", serde_json::json!({"message": word}));
+        assert!(answer["result"].to_string().contains(word), "{answer}");
+    }
+
+    // Ending a session stops its process, and only its process.
+    let ended = reqwest::blocking::Client::new()
+        .delete(&endpoint)
+        .bearer_auth(&token)
+        .header("mcp-session-id", &a.id)
+        .send()
+        .unwrap();
+    assert_eq!(ended.status(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while servers() != shared + per_process {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ended session's process is still running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let answer = b.call(2, "echo", serde_json::json!({"message": "still here"}));
+    assert!(
+        answer["result"].to_string().contains("still here"),
+        "{answer}"
+    );
+
+    // Removing the deployment stops every process, the sessions' too.
+    assert!(catwalk.cli(&["rm", "isolated"]).status.success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(processes_under(&home), Vec::<u32>::new());
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use crate::configs::client_configs;
-use crate::options::DeploymentOptions;
+use crate::options::{DeploymentOptions, ProcessModel};
 use crate::setup::App;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -31,6 +31,8 @@ pub struct CreateBody {
     #[serde(default)]
     public: bool,
     call_timeout_secs: Option<u64>,
+    #[serde(default)]
+    process_model: ProcessModel,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +84,7 @@ pub async fn create(
             request.public,
             DeploymentOptions {
                 call_timeout_secs: request.call_timeout_secs,
+                process_model: request.process_model,
             },
         )
         .await?;
@@ -193,6 +196,7 @@ async fn exists(app: &App, name: &str) -> ApiResult<()> {
 /// A deployment as the API shows it: never its token hash or credentials.
 fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
     let spec: Value = serde_json::from_str(&deployment.spec_json).unwrap_or(Value::Null);
+    let options = DeploymentOptions::from_stored(&deployment.options_json);
     json!({
         "id": deployment.id,
         "name": deployment.name,
@@ -200,7 +204,8 @@ fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
         "status": deployment.status,
         "status_reason": deployment.status_reason,
         "public": deployment.public,
-        "call_timeout_secs": DeploymentOptions::from_stored(&deployment.options_json).call_timeout_secs,
+        "call_timeout_secs": options.call_timeout_secs,
+        "process_model": options.process_model,
         "endpoint": app.deployments.endpoint(&deployment.name),
         "env_keys": deployment.env_keys,
         "spec": spec,

@@ -1,0 +1,94 @@
+//! The per-session process model: each client session of such a deployment gets a server
+//! process of its own, started when the session opens and stopped when it ends.
+//!
+//! The trade-off, against the default of one process shared by every session: sessions cannot
+//! see each other's state in the server (its memory, its open files, its logging level) and a
+//! crash takes down one session only; but every session pays a process's start-up time and
+//! memory, which for a Node or Python server is tens of megabytes. The processes share the
+//! deployment's home folder, so files a server writes are not isolated. Stateless (2026-07-28)
+//! requests have no session and keep using the deployment's shared process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use catwalk_bridge::Upstream;
+use catwalk_gateway::Refusal;
+use catwalk_runtime::ProcessSpec;
+use tokio::task::JoinHandle;
+
+use crate::deployments::{HANDSHAKE_TIMEOUT, STOP_GRACE, describe_exit, spawn};
+use crate::logs::StoreLogs;
+
+/// What it takes to start one more process of a deployment.
+pub struct Template {
+    pub spec: ProcessSpec,
+    pub logs: Arc<StoreLogs>,
+    pub call_timeout: Option<Duration>,
+}
+
+/// A session's process: its upstream, and the task that stops it when the session ends.
+type SessionProcess = (Upstream, JoinHandle<()>);
+
+/// The processes started for single sessions, by deployment.
+#[derive(Default)]
+pub struct Dedicated {
+    by_deployment: Mutex<HashMap<String, Vec<SessionProcess>>>,
+}
+
+impl Dedicated {
+    /// Starts a process for one new session and watches it: it stops when the session ends and
+    /// the session ends when it exits.
+    pub async fn start(&self, deployment: &str, template: &Template) -> Result<Upstream, Refusal> {
+        let (instance, exit, stdout) =
+            spawn(&template.spec, &template.logs).map_err(Refusal::Unavailable)?;
+        let upstream =
+            match Upstream::start(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT).await {
+                Ok((upstream, _)) => upstream,
+                Err(error) => {
+                    let info = instance.stop(STOP_GRACE).await;
+                    return Err(Refusal::Unavailable(format!(
+                        "the session's own process failed to start: {error}; it {info}"
+                    )));
+                }
+            };
+        upstream.set_call_timeout(template.call_timeout);
+        let watched = upstream.clone();
+        let watcher = tokio::spawn(async move {
+            tokio::select! {
+                info = exit => {
+                    watched.close(&format!("the session's process {}", describe_exit(info)));
+                }
+                () = watched.sessions_gone() => {
+                    watched.close("the session ended");
+                    instance.stop(STOP_GRACE).await;
+                }
+                _ = watched.closed() => {
+                    instance.stop(STOP_GRACE).await;
+                }
+            }
+        });
+        let mut all = self.lock();
+        let list = all.entry(deployment.to_string()).or_default();
+        list.retain(|(_, watcher)| !watcher.is_finished());
+        list.push((upstream.clone(), watcher));
+        Ok(upstream)
+    }
+
+    /// Stops every session process of a deployment (it is removed, or Catwalk stops).
+    pub async fn stop_all(&self, deployment: &str) {
+        let processes = self.lock().remove(deployment).unwrap_or_default();
+        for (upstream, watcher) in processes {
+            upstream.close("the deployment was stopped");
+            let _ = watcher.await;
+        }
+    }
+
+    pub fn deployments(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<SessionProcess>>> {
+        self.by_deployment.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
