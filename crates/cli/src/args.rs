@@ -101,6 +101,11 @@ pub struct ServeArgs {
     /// [env: CATWALK_CACHE_DIR] [default: <data-dir>/cache]
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Seconds between keep-alive comments on idle SSE streams, so proxies do not cut them
+    /// [env: CATWALK_SSE_KEEPALIVE] [default: 15]
+    #[arg(long, value_name = "SECS")]
+    pub sse_keepalive: Option<u64>,
 }
 
 /// A source is `npm:PACKAGE[@VERSION]`, `pypi:PACKAGE[==VERSION]`, a local folder or a git URL.

@@ -31,6 +31,8 @@ pub mod vars {
     pub const CATWALK_PUBLIC_URL: &str = "CATWALK_PUBLIC_URL";
     /// Package and source cache for `catwalk serve`.
     pub const CATWALK_CACHE_DIR: &str = "CATWALK_CACHE_DIR";
+    /// Seconds between SSE keep-alive comments on idle streams.
+    pub const CATWALK_SSE_KEEPALIVE: &str = "CATWALK_SSE_KEEPALIVE";
 }
 
 pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:7411";
@@ -194,7 +196,11 @@ pub struct ServeSettings {
     pub database_url: Option<String>,
     pub public_url: Option<String>,
     pub cache_dir: Option<PathBuf>,
+    pub sse_keep_alive: std::time::Duration,
 }
+
+/// Seconds between SSE keep-alive comments when neither flag nor variable says.
+pub const DEFAULT_SSE_KEEPALIVE_SECS: u64 = 15;
 
 impl ServeSettings {
     pub fn resolve(
@@ -227,6 +233,10 @@ impl ServeSettings {
                 .cache_dir
                 .clone()
                 .or_else(|| environment.var(vars::CATWALK_CACHE_DIR).map(PathBuf::from)),
+            sse_keep_alive: std::time::Duration::from_secs(keep_alive_secs(
+                args.sse_keepalive,
+                environment,
+            )?),
         })
     }
 
@@ -237,8 +247,28 @@ impl ServeSettings {
             database_url: self.database_url,
             public_url: self.public_url,
             cache_dir: self.cache_dir,
+            sse_keep_alive: self.sse_keep_alive,
         }
     }
+}
+
+fn keep_alive_secs(flag: Option<u64>, environment: &Environment) -> Result<u64, CliError> {
+    let secs = match (flag, environment.var(vars::CATWALK_SSE_KEEPALIVE)) {
+        (Some(secs), _) => secs,
+        (None, Some(text)) => text.trim().parse().map_err(|_| {
+            CliError::Usage(format!(
+                "{} must be a whole number of seconds, not {text:?}",
+                vars::CATWALK_SSE_KEEPALIVE
+            ))
+        })?,
+        (None, None) => DEFAULT_SSE_KEEPALIVE_SECS,
+    };
+    if secs == 0 {
+        return Err(CliError::Usage(
+            "the SSE keep-alive interval must be at least 1 second".to_owned(),
+        ));
+    }
+    Ok(secs)
 }
 
 /// Accepts `IP:PORT`, or `HOST:PORT` resolved once at start (e.g. `localhost:7411`).

@@ -33,6 +33,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Installed packages and fetched sources; `None`: `<data_dir>/cache`.
     pub cache_dir: Option<PathBuf>,
+    /// Interval of keep-alive comments on idle SSE streams.
+    pub sse_keep_alive: std::time::Duration,
 }
 
 /// Runs Catwalk until SIGINT or SIGTERM, then stops every server process it started.

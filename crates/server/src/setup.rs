@@ -68,6 +68,7 @@ impl App {
             deployments.clone(),
             GatewayConfig {
                 guard: guard.clone(),
+                keep_alive: config.sse_keep_alive,
                 ..GatewayConfig::default()
             },
         );

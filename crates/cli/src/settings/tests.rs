@@ -49,8 +49,21 @@ fn serve_defaults() {
             database_url: None,
             public_url: None,
             cache_dir: None,
+            sse_keep_alive: std::time::Duration::from_secs(15),
         }
     );
+}
+
+#[test]
+fn sse_keepalive_flag_over_variable_and_validated() {
+    let environment = Environment::new([("CATWALK_SSE_KEEPALIVE", "30")], default_dir());
+    let from_var = serve(&["serve"], &environment).unwrap();
+    assert_eq!(from_var.sse_keep_alive, std::time::Duration::from_secs(30));
+    let from_flag = serve(&["serve", "--sse-keepalive", "5"], &environment).unwrap();
+    assert_eq!(from_flag.sse_keep_alive, std::time::Duration::from_secs(5));
+    assert!(serve(&["serve", "--sse-keepalive", "0"], &environment).is_err());
+    let garbage = Environment::new([("CATWALK_SSE_KEEPALIVE", "soon")], default_dir());
+    assert!(serve(&["serve"], &garbage).is_err());
 }
 
 #[test]
