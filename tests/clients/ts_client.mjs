@@ -25,7 +25,8 @@ async function main() {
   let calls = 0;
   try {
     await client.connect(transport);
-    const protocolVersion = transport.protocolVersion ?? null;
+    // The SSE transport keeps the negotiated version only in a field without a getter.
+    const protocolVersion = transport.protocolVersion ?? transport._protocolVersion ?? null;
     const serverName = client.getServerVersion()?.name ?? null;
     const tools = await listAllTools(client);
 

@@ -8,13 +8,14 @@
 //! - a response goes back to the request that caused it, with the client's original id;
 //! - `notifications/progress` goes to the stream of the request whose progress token it carries
 //!   (progress tokens are rewritten too, since two sessions may pick the same token);
-//! - a server-to-client request (sampling, roots, elicitation) goes to the session whose request is
-//!   the most recent one still in flight, on that request's stream. Stdio gives no better clue; the
-//!   rule is documented in ARCHITECTURE.md. With nothing in flight it goes to the most recently
-//!   active session's standalone stream. If that session did not declare the capability the
-//!   request needs, the server gets an error instead;
-//! - a log message (`notifications/message`) goes, by the same rule, to the request in flight, or
-//!   to every session when nothing is;
+//! - a server-to-client request (sampling, roots, elicitation) goes to the one session that has
+//!   requests in flight, on its most recent request's stream; with nothing in flight, to the most
+//!   recently active session's standalone stream. Stdio gives no better clue, so when several
+//!   sessions have requests in flight (or the chosen one did not declare the capability needed)
+//!   the server gets an error rather than risk one client's prompt reaching another (the rule is
+//!   documented in ARCHITECTURE.md);
+//! - a log message (`notifications/message`) follows the same rule: dropped when ambiguous, to
+//!   every session when nothing is in flight;
 //! - `notifications/resources/updated` goes to the sessions subscribed to that resource
 //!   (subscriptions are counted across sessions: see `subscriptions.rs`);
 //! - every other notification (list changes, log messages) goes to every session.
@@ -133,6 +134,17 @@ struct Pending {
 enum Reply {
     Stream(mpsc::Sender<Message>),
     Internal(oneshot::Sender<Message>),
+}
+
+/// See [`State::owner_of_unsolicited`].
+enum Owner {
+    /// The stream of a request in flight, of the only session with requests in flight.
+    Request(u64, mpsc::Sender<Message>),
+    /// Nothing is in flight: the most recently active session's standalone stream.
+    Idle(u64, mpsc::Sender<Message>),
+    /// Several sessions have requests in flight: any of them could be meant.
+    Ambiguous,
+    Nobody,
 }
 
 struct ServerRequest {
@@ -441,25 +453,37 @@ impl State {
         self.next_id
     }
 
-    /// The stream of the most recent client request still in flight (ids grow with time).
-    fn most_relevant_request(&self) -> Option<(u64, mpsc::Sender<Message>)> {
-        self.pending
+    /// Which client a message the server sends on its own concerns. Stdio does not say, so
+    /// Catwalk only guesses where no other client could be meant: the requests in flight all
+    /// belong to one session (its most recent request's stream is the target), or none is in
+    /// flight (the most recently active session's standalone stream).
+    fn owner_of_unsolicited(&self) -> Owner {
+        let mut in_flight = self
+            .pending
             .iter()
             .filter_map(|(id, p)| match (&p.reply, p.session) {
                 (Reply::Stream(tx), Some(session)) => Some((*id, session, tx)),
                 _ => None,
-            })
-            .max_by_key(|(id, _, _)| *id)
-            .map(|(_, session, tx)| (session, tx.clone()))
-    }
-
-    /// Where a message the server sends on its own should go: the most recent request in
-    /// flight, else the most recently active session's standalone stream.
-    fn most_relevant_stream(&self) -> Option<(u64, mpsc::Sender<Message>)> {
-        self.most_relevant_request().or_else(|| {
-            let session = self.last_active_session?;
-            Some((session, self.sessions.get(&session)?.clone()))
-        })
+            });
+        let Some(first) = in_flight.next() else {
+            return match self
+                .last_active_session
+                .and_then(|s| Some((s, self.sessions.get(&s)?.clone())))
+            {
+                Some((session, tx)) => Owner::Idle(session, tx),
+                None => Owner::Nobody,
+            };
+        };
+        let mut latest = first;
+        for candidate in in_flight {
+            if candidate.1 != latest.1 {
+                return Owner::Ambiguous;
+            }
+            if candidate.0 > latest.0 {
+                latest = candidate;
+            }
+        }
+        Owner::Request(latest.1, latest.2.clone())
     }
 
     fn declared(&self, session: u64, capability: &str) -> bool {

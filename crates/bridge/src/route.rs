@@ -5,7 +5,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use crate::{Pending, Reply, ServerRequest, Upstream};
+use crate::{Owner, Pending, Reply, ServerRequest, Upstream};
 
 /// Reads the server's stdout until it closes, routing every message.
 pub(crate) async fn read_loop(
@@ -75,13 +75,18 @@ fn route_notification(upstream: &Upstream, mut message: Message) {
         return;
     }
     let state = upstream.state();
-    if message.method.as_deref() == Some("notifications/message")
-        && let Some((_, tx)) = state.most_relevant_request()
-    {
-        // A log line while a request runs most likely concerns it (stdio cannot say): it goes
-        // to that request's stream rather than to every session.
-        let _ = tx.try_send(message);
-        return;
+    if message.method.as_deref() == Some("notifications/message") {
+        // A log line while requests run concerns one of them: it goes to that request's stream
+        // when only one session has requests in flight, and nowhere when several do (it could
+        // carry one client's data to another). With nothing in flight it goes to every session.
+        match state.owner_of_unsolicited() {
+            Owner::Request(_, tx) => {
+                let _ = tx.try_send(message);
+                return;
+            }
+            Owner::Ambiguous => return,
+            Owner::Idle(..) | Owner::Nobody => {}
+        }
     }
     let subscribers = match message.method.as_deref() {
         Some("notifications/resources/updated") => message
@@ -104,15 +109,25 @@ async fn route_server_request(upstream: &Upstream, mut message: Message) {
     let needed = message.method.as_deref().and_then(capability_for);
     let target = {
         let mut state = upstream.state();
-        let target = state.most_relevant_stream();
+        let target = match state.owner_of_unsolicited() {
+            Owner::Request(session, tx) | Owner::Idle(session, tx) => Ok(Some((session, tx))),
+            Owner::Ambiguous => Err(
+                "several clients have calls in flight on this server, so Catwalk cannot tell \
+                 which one this request is for (a deployment with a process per session avoids \
+                 this)"
+                    .to_string(),
+            ),
+            Owner::Nobody => Ok(None),
+        };
         match target {
-            Some((session, _)) if needed.is_some_and(|c| !state.declared(session, c)) => {
+            Err(reason) => Err(reason),
+            Ok(Some((session, _))) if needed.is_some_and(|c| !state.declared(session, c)) => {
                 Err(format!(
                     "the client of this request did not declare the {} capability",
                     needed.unwrap_or_default()
                 ))
             }
-            Some((session, tx)) => {
+            Ok(Some((session, tx))) => {
                 state.next_server_request += 1;
                 let client_facing = format!("catwalk-{}", state.next_server_request);
                 state.server_requests.insert(
@@ -124,7 +139,7 @@ async fn route_server_request(upstream: &Upstream, mut message: Message) {
                 );
                 Ok((client_facing, tx))
             }
-            None => Err("no client session is connected to answer this request".to_string()),
+            Ok(None) => Err("no client session is connected to answer this request".to_string()),
         }
     };
     match target {
@@ -132,11 +147,14 @@ async fn route_server_request(upstream: &Upstream, mut message: Message) {
             message.id = Some(Id::String(client_facing));
             let _ = tx.try_send(message);
         }
-        Err(reason) => {
-            let refusal = Message::error(Some(upstream_id), codes::METHOD_NOT_FOUND, &reason);
-            upstream.send(&refusal).await;
-        }
+        Err(reason) => refuse(upstream, upstream_id, &reason).await,
     }
+}
+
+/// Answers a server's request with an error, since no client may answer it.
+async fn refuse(upstream: &Upstream, id: Id, reason: &str) {
+    let refusal = Message::error(Some(id), codes::METHOD_NOT_FOUND, reason);
+    upstream.send(&refusal).await;
 }
 
 /// The client capability a server-to-client request needs.

@@ -561,3 +561,40 @@ async fn log_messages_go_to_the_request_in_flight() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_server_request_is_refused_when_two_clients_could_be_meant() {
+    let (upstream, mut server) = started().await;
+    let a = upstream.open_session();
+    let b = upstream.open_session();
+    initialize(&a, serde_json::json!({"sampling":{}})).await;
+    initialize(&b, serde_json::json!({"sampling":{}})).await;
+    let mut a_call = a
+        .request(request(
+            1.into(),
+            "tools/call",
+            serde_json::json!({"name":"sample"}),
+        ))
+        .await;
+    let mut b_call = b
+        .request(request(
+            1.into(),
+            "tools/call",
+            serde_json::json!({"name":"slow"}),
+        ))
+        .await;
+    let _ = server.next().await;
+    let _ = server.next().await;
+    // A's prompt must not reach B: with both in flight, nobody gets it.
+    server.say(serde_json::json!({"jsonrpc":"2.0","id":"s1","method":"sampling/createMessage","params":{"messages":[{"role":"user","content":{"type":"text","text":"secret prompt of A"}}]}})).await;
+    let refusal = server.next().await;
+    assert_eq!(refusal.id, Some(Id::String("s1".into())));
+    assert!(refusal.error.unwrap().get().contains("several clients"));
+    // Log lines are not broadcast either.
+    server.say(serde_json::json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"A's data"}})).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(a_call.try_recv().is_err() && b_call.try_recv().is_err());
+    for session in [&a, &b] {
+        assert!(session.try_standalone().unwrap().try_recv().is_err());
+    }
+}

@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `catwalk` binary, real packages from npm and PyPI, the official MCP
-//! client SDKs (TypeScript and Python), on SQLite and on PostgreSQL.
+//! clients (TypeScript SDK v1 and v2, Python SDK, MCP Inspector CLI), the official conformance
+//! suite, and Debian's chromium for the dashboard, on SQLite and on PostgreSQL.
 
+mod client_matrix;
 mod conformance;
 mod conformance_fixture;
 mod dashboard;
@@ -8,6 +10,7 @@ mod harness;
 
 use std::time::Duration;
 
+use client_matrix::every_official_client_works_through_catwalk;
 use conformance::conformance_scenarios_pass;
 use conformance_fixture::conformance_fixture_scenarios_pass;
 use dashboard::dashboard_deploys_with_a_real_browser;
@@ -49,6 +52,7 @@ on_both_stores!(
     a_call_timeout_spares_calls_that_report_progress,
     conformance_fixture_scenarios_pass,
     a_process_per_session_lives_and_dies_with_its_session,
+    every_official_client_works_through_catwalk,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
