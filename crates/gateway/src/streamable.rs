@@ -65,6 +65,11 @@ pub async fn post(
         Body::Single(message) if modern::is_modern(&headers, &message) => {
             return modern::post(&gateway, &name, access, &headers, message).await;
         }
+        Body::Single(message)
+            if message.method.as_deref() == Some("initialize") && message.id.is_none() =>
+        {
+            return reply::bad_request("Bad Request: initialize is a request and needs an id");
+        }
         Body::Single(message) if message.method.as_deref() == Some("initialize") => {
             if headers.contains_key(SESSION_HEADER) {
                 return reply::bad_request_for(
