@@ -22,6 +22,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const suite = join(here, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
 // CONFORMANCE_EXPECTED_FAILURES points at another baseline (e.g. for a server run on its own).
 const baseline = process.env.CONFORMANCE_EXPECTED_FAILURES || join(here, 'expected-failures.yml');
+// CONFORMANCE_SPEC_VERSION (e.g. 2025-06-18) runs the scenarios as that revision defines them.
+const specVersion = process.env.CONFORMANCE_SPEC_VERSION;
 // The suite's own per-scenario timeout is 30 s; this only guards against a hung process.
 const HARD_TIMEOUT_MS = 180_000;
 
@@ -57,7 +59,8 @@ function runScenario(scenario) {
   const outDir = join(resultsRoot, scenario);
   const run = spawnSync(
     process.execPath,
-    [suite, 'server', '--url', url, '--scenario', scenario, '--expected-failures', baseline, '-o', outDir],
+    [suite, 'server', '--url', url, '--scenario', scenario, '--expected-failures', baseline, '-o', outDir,
+      ...(specVersion ? ['--spec-version', specVersion] : [])],
     { encoding: 'utf8', timeout: HARD_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } },
   );
   const output = stripAnsi(`${run.stdout ?? ''}${run.stderr ?? ''}`);

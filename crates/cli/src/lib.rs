@@ -71,7 +71,8 @@ async fn run(cli: Cli, environment: &Environment) -> Result<ExitStatus, CliError
         }
         Command::Analyze(analyze_args) => {
             let client = settings::ClientSettings::resolve(global, environment)?.client()?;
-            commands::analyze::run(&client, &analyze_args.source, global.json).await
+            let source = settings::local_source(&analyze_args.source);
+            commands::analyze::run(&client, &source, global.json).await
         }
         Command::Deploy(deploy_args) => {
             let client_settings = settings::ClientSettings::resolve(global, environment)?;

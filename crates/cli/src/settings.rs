@@ -326,7 +326,7 @@ impl DeploySettings {
             env.insert(key, value);
         }
         Ok(DeploySettings {
-            source: args.source.clone(),
+            source: local_source(&args.source),
             name: args.name.clone().filter(|name| !name.is_empty()),
             env,
             public: args.public,
@@ -340,3 +340,20 @@ impl DeploySettings {
 
 #[cfg(test)]
 mod tests;
+
+/// A source naming a folder on this machine, made absolute: the server resolves paths from its
+/// own working directory, not the shell's. Other sources (npm:, pypi:, URLs) pass unchanged.
+pub fn local_source(source: &str) -> String {
+    let has_scheme = [
+        "npm:", "pypi:", "file:", "http://", "https://", "git@", "ssh://", "git://",
+    ]
+    .iter()
+    .any(|prefix| source.starts_with(prefix));
+    if has_scheme {
+        return source.to_owned();
+    }
+    match std::fs::canonicalize(source) {
+        Ok(path) if path.is_dir() => path.to_string_lossy().into_owned(),
+        _ => source.to_owned(),
+    }
+}

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-use super::{ClientSettings, DeploySettings, Environment, ServeSettings, parse_server_url};
+use super::{
+    ClientSettings, DeploySettings, Environment, ServeSettings, local_source, parse_server_url,
+};
 use crate::args::{Cli, Command};
 use crate::error::{CliError, ExitStatus};
 
@@ -327,4 +329,22 @@ fn deploy_input_errors_are_usage_errors() {
     let error = deploy(&["deploy", "npm:pkg", "-e", "NOT_SET"], &environment).unwrap_err();
     assert_eq!(error.exit_status(), ExitStatus::Usage);
     assert!(error.to_string().contains("NOT_SET"), "{error}");
+}
+
+#[test]
+fn local_folders_become_absolute_and_other_sources_pass_unchanged() {
+    let here = std::env::current_dir().unwrap();
+    let relative = "src";
+    assert_eq!(
+        local_source(relative),
+        here.join("src").canonicalize().unwrap().to_string_lossy()
+    );
+    for source in [
+        "npm:@scope/pkg@1.0.0",
+        "pypi:mcp-server-time",
+        "https://example.test/r.git",
+        "no/such/folder",
+    ] {
+        assert_eq!(local_source(source), source);
+    }
 }
