@@ -16,7 +16,7 @@ use std::time::Duration;
 use catwalk_analyze::{Analyzer, Registry, ServerSpec};
 use catwalk_bridge::Upstream;
 use catwalk_gateway::Gateway;
-use catwalk_runtime::{ExitInfo, Installer, Instance, PackageKind, PackageToInstall, ProcessSpec};
+use catwalk_runtime::{Installer, PackageKind, PackageToInstall, ProcessSpec};
 use catwalk_store::{Deployment, NewDeployment, Store, StoreError};
 use catwalk_vault::{Redactor, Vault};
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::logs::StoreLogs;
 use crate::options::{DeploymentOptions, ProcessModel};
 use crate::per_session::{Dedicated, Template};
+use crate::process::{CrashLoop, count_tools, describe_exit, spawn};
 
 /// How long a server may take to answer `initialize` after it starts.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -563,68 +564,6 @@ async fn stop_live(live: Live) {
                 let _ = done_rx.await;
             }
         }
-    }
-}
-
-/// Starts the process and hands back its stdout for the bridge.
-pub(crate) fn spawn(
-    spec: &ProcessSpec,
-    logs: &Arc<StoreLogs>,
-) -> Result<
-    (
-        Instance,
-        oneshot::Receiver<ExitInfo>,
-        mpsc::Receiver<String>,
-    ),
-    String,
-> {
-    let mut instance = catwalk_runtime::spawn(spec, logs.clone()).map_err(|e| e.to_string())?;
-    let exit = instance.take_exit();
-    let (_, placeholder) = mpsc::channel(1);
-    let stdout = std::mem::replace(&mut instance.stdout, placeholder);
-    Ok((instance, exit, stdout))
-}
-
-pub(crate) fn describe_exit(info: Result<ExitInfo, oneshot::error::RecvError>) -> String {
-    info.map(|i| i.to_string())
-        .unwrap_or_else(|_| "ended".into())
-}
-
-/// `"N tools"` for the status, when the server lists them.
-async fn count_tools(upstream: &Upstream) -> Option<String> {
-    upstream
-        .call("tools/list", None, HANDSHAKE_TIMEOUT)
-        .await
-        .ok()
-        .and_then(|answer| answer.result_field::<Vec<serde_json::Value>>("tools"))
-        .map(|tools| format!("{} tools", tools.len()))
-}
-
-/// Restarts allowed within a window, with exponential backoff between them.
-#[derive(Default)]
-struct CrashLoop {
-    recent: Vec<std::time::Instant>,
-}
-
-impl CrashLoop {
-    const WINDOW: Duration = Duration::from_secs(60);
-    const MAX_RESTARTS: usize = 5;
-
-    /// Records a crash; the delay before the next start, or `None` when it crashes too often.
-    fn record(&mut self) -> Option<Duration> {
-        self.recent.retain(|at| at.elapsed() < Self::WINDOW);
-        self.recent.push(std::time::Instant::now());
-        let crashes = self.recent.len();
-        (crashes <= Self::MAX_RESTARTS)
-            .then(|| Duration::from_millis(250) * 2u32.pow(crashes as u32 - 1))
-    }
-
-    fn verdict(&self) -> String {
-        format!(
-            "it crashed {} times within {} s, so Catwalk stopped restarting it",
-            self.recent.len(),
-            Self::WINDOW.as_secs()
-        )
     }
 }
 

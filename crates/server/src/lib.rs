@@ -11,6 +11,7 @@ mod deployments;
 mod logs;
 mod options;
 mod per_session;
+mod process;
 mod resolver;
 mod setup;
 

@@ -17,8 +17,9 @@ use catwalk_gateway::Refusal;
 use catwalk_runtime::ProcessSpec;
 use tokio::task::JoinHandle;
 
-use crate::deployments::{HANDSHAKE_TIMEOUT, STOP_GRACE, describe_exit, spawn};
+use crate::deployments::{HANDSHAKE_TIMEOUT, STOP_GRACE};
 use crate::logs::StoreLogs;
+use crate::process::{describe_exit, spawn};
 
 /// What it takes to start one more process of a deployment.
 pub struct Template {
