@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use catwalk_bridge::Session;
 use catwalk_protocol::{Kind, Message};
 use futures::StreamExt;
-use rand::RngCore;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
@@ -74,9 +73,7 @@ pub async fn open(
         Ok(access) => access,
         Err(response) => return response,
     };
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let id = hex::encode(bytes);
+    let id = crate::sessions::unguessable_id();
     let (out, replies) = mpsc::channel(QUEUE);
     let upstream = match gateway.resolver.session_upstream(&name, &access).await {
         Ok(upstream) => upstream,

@@ -58,14 +58,21 @@ impl ClientSession {
     }
 }
 
+/// 256 random bits from the OS, as hex: visible ASCII (as session ids must be) and unguessable.
+/// Used for session ids and for the modern era's `requestState`.
+pub(crate) fn unguessable_id() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 #[derive(Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Arc<ClientSession>>>,
 }
 
 impl Sessions {
-    /// Creates a session and returns its id: 256 random bits from the OS, as hex (visible ASCII,
-    /// as the spec requires, and unguessable).
+    /// Creates a session and returns its id (see [`unguessable_id`]).
     pub fn create(
         &self,
         deployment: &str,
@@ -73,9 +80,7 @@ impl Sessions {
         protocol_version: String,
         bridge: Session,
     ) -> String {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let id = hex::encode(bytes);
+        let id = unguessable_id();
         let streams = Arc::new(Streams::default());
         if let Some(standalone) = bridge.try_standalone() {
             streams.record_standalone(standalone);

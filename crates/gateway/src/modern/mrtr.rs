@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::http::StatusCode;
 use catwalk_protocol::{Id, Message, raw};
-use rand::RngCore;
 use serde_json::{Map, Value, json};
 
 use super::forward::{Context, Exchange};
@@ -121,9 +120,7 @@ fn park_input(
     input: Value,
     reply_id: Id,
 ) -> Message {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
+    let token = crate::sessions::unguessable_id();
     context.gateway.modern.parked.lock().insert(
         token.clone(),
         Waiting {
