@@ -101,25 +101,15 @@ pub fn extract_tar_gz(
     strip_components: usize,
     limits: &ExtractLimits,
 ) -> Result<(), AnalyzeError> {
-    let label = archive
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let unsafe_entry = |entry: &str, reason: &str| AnalyzeError::UnsafeArchive {
-        archive: label.clone(),
-        entry: entry.to_string(),
-        reason: reason.to_string(),
-    };
-    let corrupt = |e: io::Error| AnalyzeError::Archive {
-        archive: label.clone(),
-        detail: e.to_string(),
-    };
+    let errors = ArchiveErrors::of(archive);
+    let unsafe_entry = |entry: &str, reason: &str| errors.unsafe_entry(entry, reason);
+    let corrupt = |e: io::Error| errors.corrupt(e);
     let file = File::open(archive)
         .map_err(|e| AnalyzeError::io(format!("cannot open {}", archive.display()), e))?;
     fs::create_dir_all(dest)
         .map_err(|e| AnalyzeError::io(format!("cannot create {}", dest.display()), e))?;
     let mut budget = Budget {
-        archive: label.clone(),
+        archive: errors.label.clone(),
         limits,
         bytes: 0,
         entries: 0,
@@ -199,32 +189,52 @@ pub fn extract_tar_gz(
     Ok(())
 }
 
+/// The errors of one archive, named by its file name (never its full path).
+struct ArchiveErrors {
+    label: String,
+}
+
+impl ArchiveErrors {
+    fn of(archive: &Path) -> ArchiveErrors {
+        let label = archive
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        ArchiveErrors { label }
+    }
+
+    fn unsafe_entry(&self, entry: &str, reason: &str) -> AnalyzeError {
+        AnalyzeError::UnsafeArchive {
+            archive: self.label.clone(),
+            entry: entry.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn corrupt(&self, error: impl std::fmt::Display) -> AnalyzeError {
+        AnalyzeError::Archive {
+            archive: self.label.clone(),
+            detail: error.to_string(),
+        }
+    }
+}
+
 /// Extracts a zip archive (a wheel) into `dest`, which is created.
 pub fn extract_zip(
     archive: &Path,
     dest: &Path,
     limits: &ExtractLimits,
 ) -> Result<(), AnalyzeError> {
-    let label = archive
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let unsafe_entry = |entry: &str, reason: &str| AnalyzeError::UnsafeArchive {
-        archive: label.clone(),
-        entry: entry.to_string(),
-        reason: reason.to_string(),
-    };
-    let corrupt = |e: zip::result::ZipError| AnalyzeError::Archive {
-        archive: label.clone(),
-        detail: e.to_string(),
-    };
+    let errors = ArchiveErrors::of(archive);
+    let unsafe_entry = |entry: &str, reason: &str| errors.unsafe_entry(entry, reason);
+    let corrupt = |e: zip::result::ZipError| errors.corrupt(e);
     let file = File::open(archive)
         .map_err(|e| AnalyzeError::io(format!("cannot open {}", archive.display()), e))?;
     let mut zip = zip::ZipArchive::new(file).map_err(corrupt)?;
     fs::create_dir_all(dest)
         .map_err(|e| AnalyzeError::io(format!("cannot create {}", dest.display()), e))?;
     let mut budget = Budget {
-        archive: label.clone(),
+        archive: errors.label.clone(),
         limits,
         bytes: 0,
         entries: 0,
