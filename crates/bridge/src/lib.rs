@@ -106,8 +106,11 @@ struct State {
     next_server_request: u64,
     last_active_session: Option<u64>,
     init: Option<InitInfo>,
-    /// What Catwalk sent in its `initialize`, sent again to every new process.
+    /// What the first process got in its `initialize`, sent again to every new process.
     init_params: Option<Box<RawValue>>,
+    /// The process serves one client session: its `initialize` parameters are the ones every
+    /// new process gets (see [`Upstream::start_for_client`]).
+    dedicated: bool,
     /// Counts attached processes; the read loop of an old one must not touch the new one.
     generation: u64,
     /// The client capabilities each session declared in its `initialize`.
@@ -155,22 +158,14 @@ struct ServerRequest {
 }
 
 impl Upstream {
-    /// Takes over a server's stdio channels and performs the MCP handshake on Catwalk's behalf.
+    /// Takes over a server's stdio channels and performs the MCP handshake on Catwalk's behalf:
+    /// the process is shared, so it is initialized with Catwalk's own parameters, and every
+    /// session's `initialize` is answered from the result.
     pub async fn start(
         to_server: mpsc::Sender<String>,
         from_server: mpsc::Receiver<String>,
         handshake_timeout: Duration,
     ) -> Result<(Upstream, InitInfo), BridgeError> {
-        let upstream = Upstream {
-            inner: Arc::new(Inner {
-                to_server: Mutex::new(to_server.clone()),
-                state: Mutex::new(State::default()),
-                status: watch::channel(Status::default()).0,
-                call_timeout: Mutex::new(None),
-                session_count: watch::channel(0).0,
-            }),
-        };
-        tokio::spawn(timeout::sweep(Arc::downgrade(&upstream.inner)));
         // Sampling and elicitation are offered so that servers expose the tools that use them;
         // their requests go to the session whose call caused them (see the module docs). Roots
         // are not: a client's local folders mean nothing to a server running on Catwalk's host.
@@ -179,7 +174,60 @@ impl Upstream {
             "capabilities": { "sampling": {}, "elicitation": {} },
             "clientInfo": { "name": "catwalk", "version": env!("CARGO_PKG_VERSION") },
         });
-        upstream.state().init_params = Some(raw(&params));
+        Upstream::attach(
+            to_server,
+            from_server,
+            handshake_timeout,
+            raw(&params),
+            false,
+        )
+        .await
+    }
+
+    /// Like [`Upstream::start`], for a process that serves one client session only: it is
+    /// initialized with that client's own `initialize` parameters (when they are known yet: a
+    /// legacy HTTP+SSE client sends them after its session opens), and after a restart it is
+    /// initialized again with the same parameters, so the server sees the same client as before.
+    pub async fn start_for_client(
+        to_server: mpsc::Sender<String>,
+        from_server: mpsc::Receiver<String>,
+        handshake_timeout: Duration,
+        client_params: Option<Box<RawValue>>,
+    ) -> Result<(Upstream, InitInfo), BridgeError> {
+        match client_params {
+            Some(params) => {
+                Upstream::attach(to_server, from_server, handshake_timeout, params, true).await
+            }
+            None => {
+                let (upstream, info) =
+                    Upstream::start(to_server, from_server, handshake_timeout).await?;
+                upstream.state().dedicated = true;
+                Ok((upstream, info))
+            }
+        }
+    }
+
+    async fn attach(
+        to_server: mpsc::Sender<String>,
+        from_server: mpsc::Receiver<String>,
+        handshake_timeout: Duration,
+        params: Box<RawValue>,
+        dedicated: bool,
+    ) -> Result<(Upstream, InitInfo), BridgeError> {
+        let upstream = Upstream {
+            inner: Arc::new(Inner {
+                to_server: Mutex::new(to_server.clone()),
+                state: Mutex::new(State {
+                    init_params: Some(params),
+                    dedicated,
+                    ..State::default()
+                }),
+                status: watch::channel(Status::default()).0,
+                call_timeout: Mutex::new(None),
+                session_count: watch::channel(0).0,
+            }),
+        };
+        tokio::spawn(timeout::sweep(Arc::downgrade(&upstream.inner)));
         let info = upstream
             .restart(to_server, from_server, handshake_timeout)
             .await?;

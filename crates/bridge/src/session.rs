@@ -183,7 +183,15 @@ impl Session {
         let capabilities = request
             .param::<Value>("capabilities")
             .unwrap_or(Value::Null);
-        self.upstream.state().declared.insert(self.id, capabilities);
+        {
+            let mut state = self.upstream.state();
+            state.declared.insert(self.id, capabilities);
+            if state.dedicated
+                && let Some(params) = &request.params
+            {
+                state.init_params = Some(params.clone());
+            }
+        }
         let requested = request.param::<String>("protocolVersion");
         let version = negotiate(requested.as_deref(), &info.protocol_version);
         let mut result: serde_json::Map<String, Value> =

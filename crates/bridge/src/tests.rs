@@ -598,3 +598,100 @@ async fn a_server_request_is_refused_when_two_clients_could_be_meant() {
         assert!(session.try_standalone().unwrap().try_recv().is_err());
     }
 }
+
+/// Plays a fresh process's handshake; returns the `initialize` params it was sent.
+async fn serve_handshake(server: &mut FakeServer, name: &str) -> Value {
+    let init = server.next().await;
+    assert_eq!(init.method.as_deref(), Some("initialize"));
+    server.say(serde_json::json!({"jsonrpc":"2.0","id":init.id,"result":{
+        "protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":name,"version":"1"}}})).await;
+    assert_eq!(
+        server.next().await.method.as_deref(),
+        Some("notifications/initialized")
+    );
+    serde_json::from_str(init.params.unwrap().get()).unwrap()
+}
+
+async fn interrupted(upstream: &Upstream) {
+    let mut status = upstream.inner.status.subscribe();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        status.wait_for(|s| matches!(s, Status::Interrupted(_))),
+    )
+    .await
+    .expect("the upstream did not notice its process was gone")
+    .unwrap();
+}
+
+fn fake_pipes() -> (mpsc::Sender<String>, mpsc::Receiver<String>, FakeServer) {
+    let (to_server, from_bridge) = mpsc::channel(16);
+    let (to_bridge, from_server) = mpsc::channel(16);
+    let server = FakeServer {
+        from_bridge,
+        to_bridge,
+    };
+    (to_server, from_server, server)
+}
+
+#[tokio::test]
+async fn a_dedicated_process_is_initialized_as_its_client_and_again_after_a_restart() {
+    let client = serde_json::json!({"protocolVersion":"2025-03-26",
+        "capabilities":{"roots":{"listChanged":true}},"clientInfo":{"name":"my-editor","version":"7"}});
+    let (to_server, from_server, mut server) = fake_pipes();
+    let start = tokio::spawn(Upstream::start_for_client(
+        to_server,
+        from_server,
+        Duration::from_secs(5),
+        Some(raw(&client)),
+    ));
+    assert_eq!(serve_handshake(&mut server, "first").await, client);
+    let (upstream, _) = start.await.unwrap().unwrap();
+
+    drop(server);
+    interrupted(&upstream).await;
+    let (to_server, from_server, mut server) = fake_pipes();
+    let restart = upstream.restart(to_server, from_server, Duration::from_secs(5));
+    let (info, params) = tokio::join!(restart, serve_handshake(&mut server, "second"));
+    assert!(info.unwrap().result.get().contains("second"));
+    assert_eq!(params, client, "a restart must present the same client");
+}
+
+#[tokio::test]
+async fn a_dedicated_process_adopts_its_clients_parameters_once_they_arrive() {
+    // A legacy HTTP+SSE session opens before its client says who it is.
+    let (to_server, from_server, mut server) = fake_pipes();
+    let start = tokio::spawn(Upstream::start_for_client(
+        to_server,
+        from_server,
+        Duration::from_secs(5),
+        None,
+    ));
+    let first = serve_handshake(&mut server, "first").await;
+    assert_eq!(first["clientInfo"]["name"], "catwalk");
+    let (upstream, _) = start.await.unwrap().unwrap();
+    let session = upstream.open_session();
+    initialize(&session, serde_json::json!({"sampling":{}})).await;
+
+    drop(server);
+    interrupted(&upstream).await;
+    let (to_server, from_server, mut server) = fake_pipes();
+    let restart = upstream.restart(to_server, from_server, Duration::from_secs(5));
+    let (info, params) = tokio::join!(restart, serve_handshake(&mut server, "second"));
+    info.unwrap();
+    assert_eq!(params["clientInfo"]["name"], "t");
+    assert_eq!(params["capabilities"], serde_json::json!({"sampling":{}}));
+}
+
+#[tokio::test]
+async fn a_shared_process_keeps_catwalks_own_parameters() {
+    let (upstream, server) = started().await;
+    let session = upstream.open_session();
+    initialize(&session, serde_json::json!({"roots":{}})).await;
+    drop(server);
+    interrupted(&upstream).await;
+    let (to_server, from_server, mut server) = fake_pipes();
+    let restart = upstream.restart(to_server, from_server, Duration::from_secs(5));
+    let (info, params) = tokio::join!(restart, serve_handshake(&mut server, "second"));
+    info.unwrap();
+    assert_eq!(params["clientInfo"]["name"], "catwalk");
+}

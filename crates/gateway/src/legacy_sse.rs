@@ -75,7 +75,11 @@ pub async fn open(
     };
     let id = crate::sessions::unguessable_id();
     let (out, replies) = mpsc::channel(QUEUE);
-    let upstream = match gateway.resolver.session_upstream(&name, &access).await {
+    let upstream = match gateway
+        .resolver
+        .session_upstream(&name, &access, None)
+        .await
+    {
         Ok(upstream) => upstream,
         Err(refusal) => return crate::streamable::refused(refusal, &name),
     };

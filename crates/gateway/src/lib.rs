@@ -24,6 +24,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use catwalk_bridge::Upstream;
 use futures::future::BoxFuture;
+use serde_json::value::RawValue;
 
 pub use guard::{Guard, check as guard};
 pub use sessions::Sessions;
@@ -44,13 +45,16 @@ pub trait Resolver: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Access, Refusal>>;
 
     /// The server a new client session talks to: by default the shared one in `access`; a
-    /// deployment that gives each session its own process starts one here.
+    /// deployment that gives each session its own process starts one here, initialized with
+    /// `client_params` (the client's `initialize` parameters; `None` for a legacy HTTP+SSE
+    /// session, which opens before its client sends them).
     fn session_upstream<'a>(
         &'a self,
         deployment: &'a str,
         access: &'a Access,
+        client_params: Option<&'a RawValue>,
     ) -> BoxFuture<'a, Result<Upstream, Refusal>> {
-        let _ = deployment;
+        let _ = (deployment, client_params);
         Box::pin(async move { Ok(access.upstream.clone()) })
     }
 }

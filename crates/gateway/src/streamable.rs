@@ -250,7 +250,11 @@ pub async fn delete(
 
 async fn initialize(gateway: &Gateway, name: &str, access: Access, message: Message) -> Response {
     let id = message.id.clone().expect("initialize is a request");
-    let upstream = match gateway.resolver.session_upstream(name, &access).await {
+    let upstream = match gateway
+        .resolver
+        .session_upstream(name, &access, message.params.as_deref())
+        .await
+    {
         Ok(upstream) => upstream,
         Err(refusal) => return refused(refusal, name),
     };

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::logs::StoreLogs;
 use crate::options::{DeploymentOptions, ProcessModel};
 use crate::per_session::{Dedicated, Template};
-use crate::process::{CrashLoop, count_tools, describe_exit, spawn};
+use crate::process::{self, CrashLoop, Restarted, count_tools, describe_exit, spawn};
 
 /// How long a server may take to answer `initialize` after it starts.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -239,6 +239,7 @@ impl Deployments {
         &self,
         name: &str,
         shared: &Upstream,
+        client_params: Option<&serde_json::value::RawValue>,
     ) -> Result<Upstream, catwalk_gateway::Refusal> {
         let template = match self.live().get(name) {
             Some(Live {
@@ -251,7 +252,7 @@ impl Deployments {
             }) => template.clone(),
             _ => return Ok(shared.clone()),
         };
-        self.dedicated.start(name, &template).await
+        self.dedicated.start(name, template, client_params).await
     }
 
     /// Sets how long a call may go without an answer or progress (`None`: no limit). Returns
@@ -450,7 +451,7 @@ impl Deployments {
         // live on; a crash loop ends in `failed`.
         let mut crashes = CrashLoop::default();
         loop {
-            let mut ended = tokio::select! {
+            let ended = tokio::select! {
                 info = &mut exit => describe_exit(info),
                 done = &mut stop_rx => {
                     upstream.close("the deployment was stopped");
@@ -461,47 +462,32 @@ impl Deployments {
                     return Ok(());
                 }
             };
-            loop {
-                let reason = format!("the process {ended}{}", logs.last_lines_suffix());
-                let Some(delay) = crashes.record() else {
+            let restarted = process::restart(
+                &upstream,
+                &spec,
+                &logs,
+                &mut crashes,
+                ended,
+                |reason| async move { self.set_status(name, "restarting", Some(&reason)).await },
+                &mut stop_rx,
+            )
+            .await;
+            (instance, exit) = match restarted {
+                Restarted::Running(instance, exit) => (instance, exit),
+                Restarted::GaveUp(reason) => {
                     upstream.close(&reason);
                     self.forget(name, epoch);
-                    let reason = format!("{}; {reason}", crashes.verdict());
                     self.set_status(name, "failed", Some(&reason)).await;
                     return Ok(());
-                };
-                self.set_status(name, "restarting", Some(&reason)).await;
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    done = &mut stop_rx => {
-                        upstream.close("the deployment was stopped");
-                        if let Ok(done) = done {
-                            let _ = done.send(());
-                        }
-                        return Ok(());
-                    }
                 }
-                let stdout;
-                (instance, exit, stdout) = match spawn(&spec, &logs) {
-                    Ok(started) => started,
-                    Err(error) => {
-                        upstream.close(&error);
-                        self.forget(name, epoch);
-                        self.set_status(name, "failed", Some(&error)).await;
-                        return Ok(());
+                Restarted::Stopped(done) => {
+                    upstream.close("the deployment was stopped");
+                    if let Ok(done) = done {
+                        let _ = done.send(());
                     }
-                };
-                match upstream
-                    .restart(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT)
-                    .await
-                {
-                    Ok(_) => break,
-                    Err(error) => {
-                        tracing::warn!(deployment = %name, %error, "a restarted server failed its handshake");
-                        ended = instance.stop(STOP_GRACE).await.to_string();
-                    }
+                    return Ok(());
                 }
-            }
+            };
             let tools = count_tools(&upstream).await;
             self.set_status(name, "running", tools.as_deref()).await;
         }

@@ -2,8 +2,10 @@
 //! process of its own, started when the session opens and stopped when it ends.
 //!
 //! The trade-off, against the default of one process shared by every session: sessions cannot
-//! see each other's state in the server (its memory, its open files, its logging level) and a
-//! crash takes down one session only; but every session pays a process's start-up time and
+//! see each other's state in the server (its memory, its open files, its logging level), a
+//! crash interrupts one session only, and the server sees its real client: a session's process
+//! is initialized with that client's own `initialize` parameters (client info, capabilities,
+//! version), and so is every restart of it; but every session pays a process's start-up time and
 //! memory, which for a Node or Python server is tens of megabytes. The processes share the
 //! deployment's home folder, so files a server writes are not isolated. Stateless (2026-07-28)
 //! requests have no session and keep using the deployment's shared process.
@@ -14,12 +16,14 @@ use std::time::Duration;
 
 use catwalk_bridge::Upstream;
 use catwalk_gateway::Refusal;
-use catwalk_runtime::ProcessSpec;
+use catwalk_runtime::{ExitInfo, Instance, LogSink, ProcessSpec};
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::deployments::{HANDSHAKE_TIMEOUT, STOP_GRACE};
 use crate::logs::StoreLogs;
-use crate::process::{describe_exit, spawn};
+use crate::process::{self, CrashLoop, Restarted, describe_exit, spawn};
 
 /// What it takes to start one more process of a deployment.
 pub struct Template {
@@ -38,37 +42,36 @@ pub struct Dedicated {
 }
 
 impl Dedicated {
-    /// Starts a process for one new session and watches it: it stops when the session ends and
-    /// the session ends when it exits.
-    pub async fn start(&self, deployment: &str, template: &Template) -> Result<Upstream, Refusal> {
+    /// Starts a process for one new session, initialized with the client's own `initialize`
+    /// parameters, and watches it: it stops when the session ends, and when it crashes it is
+    /// restarted (with backoff) and initialized with the same parameters, so the session lives
+    /// on; a crash loop ends the session.
+    pub async fn start(
+        &self,
+        deployment: &str,
+        template: Arc<Template>,
+        client_params: Option<&RawValue>,
+    ) -> Result<Upstream, Refusal> {
         let (instance, exit, stdout) =
             spawn(&template.spec, &template.logs).map_err(Refusal::Unavailable)?;
-        let upstream =
-            match Upstream::start(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT).await {
-                Ok((upstream, _)) => upstream,
-                Err(error) => {
-                    let info = instance.stop(STOP_GRACE).await;
-                    return Err(Refusal::Unavailable(format!(
-                        "the session's own process failed to start: {error}; it {info}"
-                    )));
-                }
-            };
-        upstream.set_call_timeout(template.call_timeout);
-        let watched = upstream.clone();
-        let watcher = tokio::spawn(async move {
-            tokio::select! {
-                info = exit => {
-                    watched.close(&format!("the session's process {}", describe_exit(info)));
-                }
-                () = watched.sessions_gone() => {
-                    watched.close("the session ended");
-                    instance.stop(STOP_GRACE).await;
-                }
-                _ = watched.closed() => {
-                    instance.stop(STOP_GRACE).await;
-                }
+        let started = Upstream::start_for_client(
+            instance.stdin.clone(),
+            stdout,
+            HANDSHAKE_TIMEOUT,
+            client_params.map(ToOwned::to_owned),
+        )
+        .await;
+        let upstream = match started {
+            Ok((upstream, _)) => upstream,
+            Err(error) => {
+                let info = instance.stop(STOP_GRACE).await;
+                return Err(Refusal::Unavailable(format!(
+                    "the session's own process failed to start: {error}; it {info}"
+                )));
             }
-        });
+        };
+        upstream.set_call_timeout(template.call_timeout);
+        let watcher = tokio::spawn(watch(upstream.clone(), instance, exit, template));
         let mut all = self.lock();
         let list = all.entry(deployment.to_string()).or_default();
         list.retain(|(_, watcher)| !watcher.is_finished());
@@ -91,5 +94,60 @@ impl Dedicated {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<SessionProcess>>> {
         self.by_deployment.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Keeps a session's process running for as long as its session lives.
+async fn watch(
+    upstream: Upstream,
+    mut instance: Instance,
+    mut exit: oneshot::Receiver<ExitInfo>,
+    template: Arc<Template>,
+) {
+    // Made once: `sessions_gone` waits for a session to open first, and it opened long ago.
+    let gone = upstream.sessions_gone();
+    tokio::pin!(gone);
+    let mut crashes = CrashLoop::default();
+    loop {
+        let ended = tokio::select! {
+            info = &mut exit => describe_exit(info),
+            () = &mut gone => {
+                upstream.close("the session ended");
+                instance.stop(STOP_GRACE).await;
+                return;
+            }
+            _ = upstream.closed() => {
+                instance.stop(STOP_GRACE).await;
+                return;
+            }
+        };
+        let logs = template.logs.clone();
+        let restarted = process::restart(
+            &upstream,
+            &template.spec,
+            &template.logs,
+            &mut crashes,
+            ended,
+            |reason| {
+                logs.line(
+                    "catwalk",
+                    &format!("restarting a session's process: {reason}"),
+                );
+                std::future::ready(())
+            },
+            &mut gone,
+        )
+        .await;
+        (instance, exit) = match restarted {
+            Restarted::Running(instance, exit) => (instance, exit),
+            Restarted::GaveUp(reason) => {
+                upstream.close(&format!("the session's process failed: {reason}"));
+                return;
+            }
+            Restarted::Stopped(()) => {
+                upstream.close("the session ended");
+                return;
+            }
+        };
     }
 }

@@ -1,6 +1,7 @@
 //! Starting a deployment's server process and watching it: the pieces the supervisor in
 //! `deployments.rs` and the per-session processes share.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use catwalk_bridge::Upstream;
 use catwalk_runtime::{ExitInfo, Instance, ProcessSpec};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::deployments::HANDSHAKE_TIMEOUT;
+use crate::deployments::{HANDSHAKE_TIMEOUT, STOP_GRACE};
 use crate::logs::StoreLogs;
 
 /// Starts the process and hands back its stdout for the bridge.
@@ -70,5 +71,59 @@ impl CrashLoop {
             self.recent.len(),
             Self::WINDOW.as_secs()
         )
+    }
+}
+
+/// How [`restart`] ended.
+pub(crate) enum Restarted<S> {
+    /// A new process runs and the upstream is initialized again.
+    Running(Instance, oneshot::Receiver<ExitInfo>),
+    /// Crashing too often, or it cannot start at all: the reason, for the user.
+    GaveUp(String),
+    /// `stop` resolved (with this) while waiting to restart.
+    Stopped(S),
+}
+
+/// Starts a new process for `upstream` after its process `ended`, with backoff, until one
+/// completes the handshake (the upstream re-initializes it with its original parameters, so its
+/// sessions live on). `restarting` is told the reason before each attempt.
+pub(crate) async fn restart<F, Fut, S>(
+    upstream: &Upstream,
+    spec: &ProcessSpec,
+    logs: &Arc<StoreLogs>,
+    crashes: &mut CrashLoop,
+    mut ended: String,
+    mut restarting: F,
+    stop: impl Future<Output = S>,
+) -> Restarted<S>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    tokio::pin!(stop);
+    loop {
+        let reason = format!("the process {ended}{}", logs.last_lines_suffix());
+        let Some(delay) = crashes.record() else {
+            return Restarted::GaveUp(format!("{}; {reason}", crashes.verdict()));
+        };
+        restarting(reason).await;
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            stopped = &mut stop => return Restarted::Stopped(stopped),
+        }
+        let (instance, exit, stdout) = match spawn(spec, logs) {
+            Ok(started) => started,
+            Err(error) => return Restarted::GaveUp(error),
+        };
+        match upstream
+            .restart(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT)
+            .await
+        {
+            Ok(_) => return Restarted::Running(instance, exit),
+            Err(error) => {
+                tracing::warn!(%error, "a restarted server failed its handshake");
+                ended = instance.stop(STOP_GRACE).await.to_string();
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use catwalk_gateway::{Access, Refusal, Resolver};
 use futures::future::BoxFuture;
+use serde_json::value::RawValue;
 
 use crate::deployments::Deployments;
 
@@ -24,7 +25,8 @@ impl Resolver for Deployments {
         &'a self,
         deployment: &'a str,
         access: &'a Access,
+        client_params: Option<&'a RawValue>,
     ) -> BoxFuture<'a, Result<catwalk_bridge::Upstream, Refusal>> {
-        Box::pin(self.upstream_for_new_session(deployment, &access.upstream))
+        Box::pin(self.upstream_for_new_session(deployment, &access.upstream, client_params))
     }
 }

@@ -45,7 +45,7 @@ const FIXTURE_SCENARIOS: [&str; 27] = [
 ];
 
 /// The fixture's folder, once its dependencies are installed.
-fn fixture_folder() -> PathBuf {
+pub(crate) fn fixture_folder() -> PathBuf {
     let folder = harness::repo().join("tests/fixtures/conformance-server");
     assert!(
         folder

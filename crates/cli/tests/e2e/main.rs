@@ -52,6 +52,7 @@ on_both_stores!(
     a_call_timeout_spares_calls_that_report_progress,
     conformance_fixture_scenarios_pass,
     a_process_per_session_lives_and_dies_with_its_session,
+    a_process_per_session_is_its_clients_own_even_after_a_crash,
     every_official_client_works_through_catwalk,
 );
 
@@ -520,11 +521,19 @@ struct RawSession {
 
 impl RawSession {
     fn open(endpoint: &str, token: &str) -> RawSession {
+        let params = serde_json::json!({"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}});
+        RawSession::open_as(endpoint, token, params)
+    }
+
+    /// Opens a session with these `initialize` parameters.
+    fn open_as(endpoint: &str, token: &str, params: Value) -> RawSession {
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap();
-        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}"#;
+        let init =
+            serde_json::json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":params})
+                .to_string();
         let response = http
             .post(endpoint)
             .bearer_auth(token)
@@ -787,4 +796,61 @@ fn a_process_per_session_lives_and_dies_with_its_session(kind: StoreKind) {
     assert!(catwalk.cli(&["rm", "isolated"]).status.success());
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(processes_under(&home), Vec::<u32>::new());
+}
+
+fn a_process_per_session_is_its_clients_own_even_after_a_crash(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let folder = conformance_fixture::fixture_folder();
+    let (endpoint, token) = catwalk.deploy_with(
+        folder.to_str().unwrap(),
+        "own-process",
+        &[],
+        &["--process-per-session"],
+    );
+    let client = serde_json::json!({"protocolVersion":"2025-06-18",
+        "capabilities":{"elicitation":{}},"clientInfo":{"name":"my-editor","version":"7.1"}});
+    let session = RawSession::open_as(&endpoint, &token, client);
+    let whoami = |id: u32| -> Value {
+        let answer = session.call(id, "whoami", serde_json::json!({}));
+        let text = answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no whoami text in {answer}"));
+        serde_json::from_str(text).unwrap()
+    };
+    let before = whoami(1);
+    assert_eq!(before["clientInfo"]["name"], "my-editor", "{before}");
+    assert_eq!(before["clientInfo"]["version"], "7.1", "{before}");
+    assert!(
+        before["capabilities"]["elicitation"].is_object(),
+        "{before}"
+    );
+
+    let pid = before["pid"].as_u64().unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Once Catwalk has seen the crash, the same session's next call (with no new initialize)
+    // waits for the new process, which was initialized as the same client.
+    let noticed = "restarting a session's process: the process killed by signal 9";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = catwalk.cli(&["logs", "own-process"]);
+        if String::from_utf8_lossy(&logs.stdout).contains(noticed) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no restart in the logs: {}",
+            String::from_utf8_lossy(&logs.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = whoami(2);
+    assert_ne!(after["pid"], before["pid"], "{after}");
+    assert_eq!(after["clientInfo"], before["clientInfo"], "{after}");
+    assert_eq!(after["capabilities"], before["capabilities"], "{after}");
 }
