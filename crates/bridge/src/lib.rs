@@ -81,6 +81,8 @@ struct Inner {
     call_timeout: Mutex<Option<Duration>>,
     /// How many sessions are open (see [`Upstream::sessions_gone`]).
     session_count: watch::Sender<usize>,
+    /// How many requests wait for a process that is not running (see [`Upstream::demanded`]).
+    waiting: watch::Sender<usize>,
 }
 
 /// Where an upstream is in its life.
@@ -105,6 +107,8 @@ struct State {
     server_requests: HashMap<String, ServerRequest>,
     next_server_request: u64,
     last_active_session: Option<u64>,
+    /// When a client last sent a request (Catwalk's own calls, such as pings, do not count).
+    last_request: Option<std::time::Instant>,
     init: Option<InitInfo>,
     /// What the first process got in its `initialize`, sent again to every new process.
     init_params: Option<Box<RawValue>>,
@@ -214,24 +218,93 @@ impl Upstream {
         params: Box<RawValue>,
         dedicated: bool,
     ) -> Result<(Upstream, InitInfo), BridgeError> {
-        let upstream = Upstream {
-            inner: Arc::new(Inner {
-                to_server: Mutex::new(to_server.clone()),
-                state: Mutex::new(State {
-                    init_params: Some(params),
-                    dedicated,
-                    ..State::default()
-                }),
-                status: watch::channel(Status::default()).0,
-                call_timeout: Mutex::new(None),
-                session_count: watch::channel(0).0,
-            }),
-        };
-        tokio::spawn(timeout::sweep(Arc::downgrade(&upstream.inner)));
+        let upstream = Upstream::new(
+            to_server.clone(),
+            State {
+                init_params: Some(params),
+                dedicated,
+                ..State::default()
+            },
+        );
         let info = upstream
             .restart(to_server, from_server, handshake_timeout)
             .await?;
         Ok((upstream, info))
+    }
+
+    /// An upstream whose process sleeps: it was initialized by an earlier process (with
+    /// `params`, answering `init`), so new sessions are answered at once, and their first request
+    /// signals [`Upstream::demanded`] and waits for [`Upstream::restart`]. Used for deployments
+    /// that were asleep when Catwalk started.
+    pub fn dormant(params: Box<RawValue>, init: InitInfo, reason: &str) -> Upstream {
+        let (to_server, _) = mpsc::channel(1);
+        let upstream = Upstream::new(
+            to_server,
+            State {
+                init_params: Some(params),
+                init: Some(init),
+                ..State::default()
+            },
+        );
+        upstream.set_status(
+            &mut upstream.state(),
+            Status::Interrupted(reason.to_string()),
+        );
+        upstream
+    }
+
+    fn new(to_server: mpsc::Sender<String>, state: State) -> Upstream {
+        let upstream = Upstream {
+            inner: Arc::new(Inner {
+                to_server: Mutex::new(to_server),
+                state: Mutex::new(state),
+                status: watch::channel(Status::default()).0,
+                call_timeout: Mutex::new(None),
+                session_count: watch::channel(0).0,
+                waiting: watch::channel(0).0,
+            }),
+        };
+        tokio::spawn(timeout::sweep(Arc::downgrade(&upstream.inner)));
+        upstream
+    }
+
+    /// The parameters this upstream initializes each new process with.
+    pub fn init_params(&self) -> Option<Box<RawValue>> {
+        self.state().init_params.clone()
+    }
+
+    /// How long no client request has been in flight, or `None` while one is, or while a
+    /// session holds a resource subscription (a sleeping server sends no updates).
+    pub fn idle_for(&self) -> Option<Duration> {
+        let state = self.state();
+        let busy = state.pending.values().any(|p| p.session.is_some())
+            || !state.server_requests.is_empty()
+            || !state.subscriptions.uris().is_empty();
+        if busy {
+            return None;
+        }
+        Some(state.last_request.map_or(Duration::MAX, |at| at.elapsed()))
+    }
+
+    /// Detaches the running process so that it can be stopped while sessions live on (idle
+    /// sleep): from now on requests wait for [`Upstream::restart`]. Refused (false) when a client
+    /// request came in since [`Upstream::idle_for`] was asked, or the upstream is not running.
+    pub fn suspend(&self, reason: &str) -> bool {
+        let mut state = self.state();
+        let busy = state.pending.values().any(|p| p.session.is_some());
+        if busy || state.status != Status::Running {
+            return false;
+        }
+        // The old process's read loop must not report its end as a crash.
+        state.generation += 1;
+        self.set_status(&mut state, Status::Interrupted(reason.to_string()));
+        true
+    }
+
+    /// Resolves when a client request waits for a process (the upstream sleeps or restarts).
+    pub async fn demanded(&self) {
+        let mut waiting = self.inner.waiting.subscribe();
+        let _ = waiting.wait_for(|n| *n > 0).await;
     }
 
     /// Attaches a new process after the previous one exited, and initializes it with the same
@@ -419,17 +492,18 @@ impl Upstream {
     /// Waits up to `patience` for a running process; the reason it is not running otherwise.
     async fn ready(&self, patience: Duration) -> Result<(), String> {
         let mut status = self.inner.status.subscribe();
-        let settled = tokio::time::timeout(
-            patience,
-            status.wait_for(|s| !matches!(s, Status::Interrupted(_))),
-        )
-        .await;
+        if matches!(*status.borrow(), Status::Interrupted(_)) {
+            // Counted, so that a sleeping deployment's supervisor wakes its process.
+            let _waiting = Waiting::new(&self.inner.waiting);
+            let _ = tokio::time::timeout(
+                patience,
+                status.wait_for(|s| !matches!(s, Status::Interrupted(_))),
+            )
+            .await;
+        }
         match self.status() {
             Status::Running => Ok(()),
-            Status::Interrupted(reason) | Status::Closed(reason) => {
-                let _ = settled;
-                Err(reason)
-            }
+            Status::Interrupted(reason) | Status::Closed(reason) => Err(reason),
         }
     }
 
@@ -482,6 +556,22 @@ impl Upstream {
         // A send error means the writer task ended with the process; the read loop then
         // interrupts us and answers whatever was in flight.
         let _ = to_server.send(message.to_json()).await;
+    }
+}
+
+/// Counts a request waiting for a process while it waits (also when its wait is cancelled).
+struct Waiting<'a>(&'a watch::Sender<usize>);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a watch::Sender<usize>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
     }
 }
 

@@ -53,6 +53,7 @@ impl Session {
             }
             let id = state.allocate_id();
             state.last_active_session = Some(self.id);
+            state.last_request = Some(std::time::Instant::now());
             let progress_token = progress_token(&message);
             state.pending.insert(
                 id,

@@ -695,3 +695,113 @@ async fn a_shared_process_keeps_catwalks_own_parameters() {
     info.unwrap();
     assert_eq!(params["clientInfo"]["name"], "catwalk");
 }
+
+#[tokio::test]
+async fn an_idle_upstream_sleeps_and_a_request_wakes_it() {
+    let (upstream, mut server) = started().await;
+    let session = upstream.open_session();
+    let mut busy = session
+        .request(request(1.into(), "tools/call", serde_json::json!({})))
+        .await;
+    let call = server.next().await;
+    assert_eq!(upstream.idle_for(), None, "a call is in flight");
+    assert!(
+        !upstream.suspend("sleeping"),
+        "never while a call is in flight"
+    );
+    server
+        .say(serde_json::json!({"jsonrpc":"2.0","id":call.id,"result":{}}))
+        .await;
+    next(&mut busy).await;
+    assert!(upstream.idle_for().is_some());
+
+    assert!(upstream.suspend("sleeping: idle"));
+    // The old process ends; that is not a crash, and the status stays as suspend left it.
+    drop(server);
+    tokio::task::yield_now().await;
+    assert_eq!(
+        upstream.status(),
+        Status::Interrupted("sleeping: idle".into())
+    );
+
+    let waiting = async {
+        let mut stream = session
+            .request(request(2.into(), "tools/list", serde_json::json!({})))
+            .await;
+        next(&mut stream).await
+    };
+    let wake = async {
+        tokio::time::timeout(Duration::from_secs(5), upstream.demanded())
+            .await
+            .expect("a waiting request must signal demand");
+        let (to_server, from_server, mut server) = fake_pipes();
+        let restart = upstream.restart(to_server, from_server, Duration::from_secs(5));
+        let serve = async {
+            serve_handshake(&mut server, "woken").await;
+            let list = server.next().await;
+            assert_eq!(list.method.as_deref(), Some("tools/list"));
+            server
+                .say(serde_json::json!({"jsonrpc":"2.0","id":list.id,"result":{"tools":[]}}))
+                .await;
+        };
+        let (info, ()) = tokio::join!(restart, serve);
+        info.unwrap();
+    };
+    let (answer, ()) = tokio::join!(waiting, wake);
+    assert_eq!(answer.id, Some(Id::Number(2)));
+    assert!(answer.error.is_none(), "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_dormant_upstream_answers_initialize_and_wakes_on_the_first_request() {
+    let params = raw(
+        &serde_json::json!({"protocolVersion":"2025-06-18","capabilities":{},
+        "clientInfo":{"name":"catwalk","version":"1"}}),
+    );
+    let init = InitInfo {
+        protocol_version: "2025-06-18".into(),
+        result: raw(
+            &serde_json::json!({"protocolVersion":"2025-06-18","capabilities":{},
+            "serverInfo":{"name":"remembered","version":"1"}}),
+        ),
+    };
+    let upstream = Upstream::dormant(params.clone(), init, "sleeping");
+    let session = upstream.open_session();
+    let mut answer = session
+        .request(request(
+            0.into(),
+            "initialize",
+            serde_json::json!({"protocolVersion":"2025-06-18","capabilities":{},
+                "clientInfo":{"name":"c","version":"1"}}),
+        ))
+        .await;
+    assert!(
+        result_of(&next(&mut answer).await)
+            .to_string()
+            .contains("remembered")
+    );
+
+    let waiting = async {
+        let mut stream = session
+            .request(request(1.into(), "ping", serde_json::json!({})))
+            .await;
+        next(&mut stream).await
+    };
+    let wake = async {
+        upstream.demanded().await;
+        let (to_server, from_server, mut server) = fake_pipes();
+        let restart = upstream.restart(to_server, from_server, Duration::from_secs(5));
+        let serve = async {
+            let sent = serve_handshake(&mut server, "awake").await;
+            assert_eq!(sent, serde_json::from_str::<Value>(params.get()).unwrap());
+            let ping = server.next().await;
+            server
+                .say(serde_json::json!({"jsonrpc":"2.0","id":ping.id,"result":{}}))
+                .await;
+        };
+        let (info, ()) = tokio::join!(restart, serve);
+        info.unwrap();
+    };
+    let (answer, ()) = tokio::join!(waiting, wake);
+    assert!(answer.error.is_none(), "{answer:?}");
+}

@@ -106,6 +106,12 @@ pub struct ServeArgs {
     /// [env: CATWALK_SSE_KEEPALIVE] [default: 15]
     #[arg(long, value_name = "SECS")]
     pub sse_keepalive: Option<u64>,
+
+    /// Seconds between health checks of each running server (an MCP ping; a server that does
+    /// not answer within 10 s is restarted), which also decide when idle deployments sleep
+    /// [env: CATWALK_HEALTH_INTERVAL] [default: 30]
+    #[arg(long, value_name = "SECS")]
+    pub health_interval: Option<u64>,
 }
 
 /// A source is `npm:PACKAGE[@VERSION]`, `pypi:PACKAGE[==VERSION]`, a local folder or a git URL.
@@ -148,6 +154,11 @@ pub struct DeployArgs {
     /// instead of one process shared by all sessions
     #[arg(long)]
     pub process_per_session: bool,
+
+    /// Stop the server process after this many seconds without a request (the deployment
+    /// sleeps, costing no memory); the next request wakes it [default: never]
+    #[arg(long, value_name = "SECS")]
+    pub sleep_after: Option<u64>,
 
     /// Return right after the deployment is created, without waiting for it to run
     #[arg(long)]

@@ -33,6 +33,7 @@ pub mod vars {
     pub const CATWALK_CACHE_DIR: &str = "CATWALK_CACHE_DIR";
     /// Seconds between SSE keep-alive comments on idle streams.
     pub const CATWALK_SSE_KEEPALIVE: &str = "CATWALK_SSE_KEEPALIVE";
+    pub const CATWALK_HEALTH_INTERVAL: &str = "CATWALK_HEALTH_INTERVAL";
 }
 
 pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:7411";
@@ -197,10 +198,13 @@ pub struct ServeSettings {
     pub public_url: Option<String>,
     pub cache_dir: Option<PathBuf>,
     pub sse_keep_alive: std::time::Duration,
+    pub health_interval: std::time::Duration,
 }
 
 /// Seconds between SSE keep-alive comments when neither flag nor variable says.
 pub const DEFAULT_SSE_KEEPALIVE_SECS: u64 = 15;
+/// Seconds between health checks when neither flag nor variable says.
+pub const DEFAULT_HEALTH_INTERVAL_SECS: u64 = 30;
 
 impl ServeSettings {
     pub fn resolve(
@@ -233,10 +237,20 @@ impl ServeSettings {
                 .cache_dir
                 .clone()
                 .or_else(|| environment.var(vars::CATWALK_CACHE_DIR).map(PathBuf::from)),
-            sse_keep_alive: std::time::Duration::from_secs(keep_alive_secs(
+            sse_keep_alive: seconds(
                 args.sse_keepalive,
                 environment,
-            )?),
+                vars::CATWALK_SSE_KEEPALIVE,
+                DEFAULT_SSE_KEEPALIVE_SECS,
+                "the SSE keep-alive interval",
+            )?,
+            health_interval: seconds(
+                args.health_interval,
+                environment,
+                vars::CATWALK_HEALTH_INTERVAL,
+                DEFAULT_HEALTH_INTERVAL_SECS,
+                "the health check interval",
+            )?,
         })
     }
 
@@ -248,27 +262,32 @@ impl ServeSettings {
             public_url: self.public_url,
             cache_dir: self.cache_dir,
             sse_keep_alive: self.sse_keep_alive,
+            health_interval: self.health_interval,
         }
     }
 }
 
-fn keep_alive_secs(flag: Option<u64>, environment: &Environment) -> Result<u64, CliError> {
-    let secs = match (flag, environment.var(vars::CATWALK_SSE_KEEPALIVE)) {
+/// A positive number of seconds from a flag, else a variable, else the default.
+fn seconds(
+    flag: Option<u64>,
+    environment: &Environment,
+    var: &str,
+    default: u64,
+    what: &str,
+) -> Result<std::time::Duration, CliError> {
+    let secs = match (flag, environment.var(var)) {
         (Some(secs), _) => secs,
         (None, Some(text)) => text.trim().parse().map_err(|_| {
             CliError::Usage(format!(
-                "{} must be a whole number of seconds, not {text:?}",
-                vars::CATWALK_SSE_KEEPALIVE
+                "{var} must be a whole number of seconds, not {text:?}"
             ))
         })?,
-        (None, None) => DEFAULT_SSE_KEEPALIVE_SECS,
+        (None, None) => default,
     };
     if secs == 0 {
-        return Err(CliError::Usage(
-            "the SSE keep-alive interval must be at least 1 second".to_owned(),
-        ));
+        return Err(CliError::Usage(format!("{what} must be at least 1 second")));
     }
-    Ok(secs)
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// Accepts `IP:PORT`, or `HOST:PORT` resolved once at start (e.g. `localhost:7411`).
@@ -299,6 +318,7 @@ pub struct DeploySettings {
     pub public: bool,
     pub call_timeout: Option<u64>,
     pub process_per_session: bool,
+    pub sleep_after: Option<u64>,
     pub wait: bool,
     pub timeout: Duration,
 }
@@ -332,6 +352,7 @@ impl DeploySettings {
             public: args.public,
             call_timeout: args.call_timeout,
             process_per_session: args.process_per_session,
+            sleep_after: args.sleep_after,
             wait: !args.no_wait,
             timeout: Duration::from_secs(args.timeout),
         })

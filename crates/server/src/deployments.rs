@@ -16,7 +16,9 @@ use std::time::Duration;
 use catwalk_analyze::{Analyzer, Registry, ServerSpec};
 use catwalk_bridge::Upstream;
 use catwalk_gateway::Gateway;
-use catwalk_runtime::{Installer, PackageKind, PackageToInstall, ProcessSpec};
+use catwalk_runtime::{
+    ExitInfo, Installer, Instance, LogSink, PackageKind, PackageToInstall, ProcessSpec,
+};
 use catwalk_store::{Deployment, NewDeployment, Store, StoreError};
 use catwalk_vault::{Redactor, Vault};
 use tokio::sync::{mpsc, oneshot};
@@ -24,7 +26,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::logs::StoreLogs;
 use crate::options::{DeploymentOptions, ProcessModel};
 use crate::per_session::{Dedicated, Template};
-use crate::process::{self, CrashLoop, Restarted, count_tools, describe_exit, spawn};
+use crate::process::{
+    self, CrashLoop, Handshake, Restarted, count_tools, describe_exit, health_check, spawn,
+};
 
 /// How long a server may take to answer `initialize` after it starts.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -42,6 +46,18 @@ pub struct Deployments {
     gateway: OnceLock<Weak<Gateway>>,
     next_epoch: std::sync::atomic::AtomicU64,
     dedicated: Dedicated,
+    /// How often a running server is pinged (and checked for idleness).
+    health_interval: Duration,
+}
+
+/// What the supervisor of one deployment works with.
+struct Supervised<'a> {
+    name: &'a str,
+    epoch: u64,
+    upstream: Upstream,
+    spec: ProcessSpec,
+    logs: Arc<StoreLogs>,
+    sleep_after: Option<Duration>,
 }
 
 /// A deployment Catwalk is launching or running.
@@ -88,6 +104,7 @@ impl Deployments {
         data_dir: &Path,
         cache_dir: &Path,
         public_url: String,
+        health_interval: Duration,
     ) -> Arc<Deployments> {
         Arc::new(Deployments {
             store,
@@ -100,6 +117,7 @@ impl Deployments {
             gateway: OnceLock::new(),
             next_epoch: Default::default(),
             dedicated: Dedicated::default(),
+            health_interval,
         })
     }
 
@@ -147,6 +165,12 @@ impl Deployments {
                 missing.join(", ")
             )));
         }
+        if options.sleep_after_secs == Some(0) {
+            return Err(CreateError::Invalid(
+                "sleep_after_secs must be at least 1 (leave it out for a server that never sleeps)"
+                    .into(),
+            ));
+        }
         if let Some(bad) = env.keys().find(|k| !valid_env_name(k)) {
             return Err(CreateError::Invalid(format!(
                 "{bad:?} is not a valid environment variable name"
@@ -174,8 +198,13 @@ impl Deployments {
         Ok(Created { deployment, token })
     }
 
-    /// Launches every stored deployment (at start).
+    /// Launches every stored deployment (at start), after killing whatever an earlier Catwalk
+    /// left running, so that no server runs twice.
     pub async fn restore(self: &Arc<Self>) {
+        let reaped = process::reap_leftovers(&self.homes);
+        if reaped > 0 {
+            tracing::warn!("killed {reaped} processes left running by an earlier Catwalk");
+        }
         let deployments = match self.store.list_deployments().await {
             Ok(deployments) => deployments,
             Err(error) => {
@@ -367,7 +396,22 @@ impl Deployments {
             .and_then(|plain| serde_json::from_slice(&plain).ok())
             .ok_or("the stored credentials cannot be decrypted with this vault key")?;
 
-        self.set_status(name, "installing", None).await;
+        let options = DeploymentOptions::from_stored(&deployment.options_json);
+        // A deployment that slept when Catwalk stopped sleeps on: its remembered handshake
+        // answers new sessions, and the first request wakes it.
+        let remembered = (deployment.status == "sleeping" && options.sleep_after().is_some())
+            .then(|| {
+                deployment
+                    .handshake_json
+                    .as_deref()
+                    .and_then(Handshake::parse)
+            })
+            .flatten();
+        let dormant = remembered.is_some();
+
+        if !dormant {
+            self.set_status(name, "installing", None).await;
+        }
         let (progress, progress_written) = self.progress_writer(name);
         let package = PackageToInstall {
             kind: match spec.package.registry {
@@ -391,7 +435,6 @@ impl Deployments {
         let _ = progress_written.await;
         let installed = installed?;
 
-        self.set_status(name, "starting", None).await;
         let home = self.homes.join(&deployment.id).join("home");
         std::fs::create_dir_all(&home)
             .map_err(|e| format!("cannot create the server's home {}: {e}", home.display()))?;
@@ -405,19 +448,23 @@ impl Deployments {
             env: process_env,
             cwd: home,
         };
-        let (mut instance, mut exit, stdout) = spawn(&spec, &logs)?;
-        let upstream =
-            match Upstream::start(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT).await {
-                Ok((upstream, _)) => upstream,
-                Err(error) => {
-                    let info = instance.stop(STOP_GRACE).await;
-                    return Err(format!(
-                        "{error}; the process {info}{}",
-                        logs.last_lines_suffix()
-                    ));
+        let (upstream, process) = match remembered {
+            Some(handshake) => (handshake.dormant(), None),
+            None => {
+                self.set_status(name, "starting", None).await;
+                let (instance, exit, stdout) = spawn(&spec, &logs)?;
+                match Upstream::start(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT).await {
+                    Ok((upstream, _)) => (upstream, Some((instance, exit))),
+                    Err(error) => {
+                        let info = instance.stop(STOP_GRACE).await;
+                        return Err(format!(
+                            "{error}; the process {info}{}",
+                            logs.last_lines_suffix()
+                        ));
+                    }
                 }
-            };
-        let options = DeploymentOptions::from_stored(&deployment.options_json);
+            }
+        };
         upstream.set_call_timeout(options.call_timeout());
         let per_session = (options.process_model == ProcessModel::PerSession).then(|| {
             Arc::new(Template {
@@ -426,9 +473,8 @@ impl Deployments {
                 call_timeout: options.call_timeout(),
             })
         });
-        let tools = count_tools(&upstream).await;
 
-        let (stop_tx, mut stop_rx) = oneshot::channel::<oneshot::Sender<()>>();
+        let (stop_tx, stop_rx) = oneshot::channel::<oneshot::Sender<()>>();
         let still_wanted = match self.live().get_mut(name) {
             Some(entry) if entry.epoch == epoch => {
                 entry.state = LiveState::Running {
@@ -442,24 +488,134 @@ impl Deployments {
         };
         if !still_wanted {
             // Removed while it was starting.
-            instance.stop(STOP_GRACE).await;
+            if let Some((instance, _)) = process {
+                instance.stop(STOP_GRACE).await;
+            }
             return Ok(());
         }
-        self.set_status(name, "running", tools.as_deref()).await;
+        if process.is_some() {
+            self.running(name, &upstream).await;
+        }
+        let supervised = Supervised {
+            name,
+            epoch,
+            upstream,
+            spec,
+            logs,
+            sleep_after: options.sleep_after(),
+        };
+        self.supervise(supervised, process, stop_rx).await;
+        Ok(())
+    }
 
-        // Supervision: a crash is followed by a restart on the same upstream, so client sessions
-        // live on; a crash loop ends in `failed`.
+    /// Marks a deployment running (with its tool count) and remembers its handshake.
+    async fn running(&self, name: &str, upstream: &Upstream) {
+        if let Some(handshake) = Handshake::of(upstream)
+            && let Err(error) = self.store.set_handshake(name, &handshake).await
+        {
+            tracing::warn!(%error, "cannot record the handshake of {name}");
+        }
+        let tools = count_tools(upstream).await;
+        self.set_status(name, "running", tools.as_deref()).await;
+    }
+
+    /// Watches a deployment's process until the deployment is stopped or fails: a crash or a
+    /// failed health check is followed by a restart on the same upstream, so client sessions
+    /// survive; a crash loop ends in `failed`; an idle deployment sleeps (no process) until a
+    /// request wakes it. `process` is `None` when it starts asleep.
+    async fn supervise(
+        &self,
+        job: Supervised<'_>,
+        mut process: Option<(Instance, oneshot::Receiver<ExitInfo>)>,
+        mut stop_rx: oneshot::Receiver<oneshot::Sender<()>>,
+    ) {
+        let Supervised {
+            name,
+            epoch,
+            upstream,
+            spec,
+            logs,
+            sleep_after,
+        } = job;
         let mut crashes = CrashLoop::default();
+        let mut checks = tokio::time::interval(self.health_interval);
+        checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let ended = tokio::select! {
-                info = &mut exit => describe_exit(info),
-                done = &mut stop_rx => {
-                    upstream.close("the deployment was stopped");
-                    instance.stop(STOP_GRACE).await;
-                    if let Ok(done) = done {
-                        let _ = done.send(());
+            let ended = match process.take() {
+                None => {
+                    tokio::select! {
+                        () = upstream.demanded() => {}
+                        done = &mut stop_rx => {
+                            upstream.close("the deployment was stopped");
+                            if let Ok(done) = done {
+                                let _ = done.send(());
+                            }
+                            return;
+                        }
                     }
-                    return Ok(());
+                    self.set_status(name, "starting", Some("a request woke it"))
+                        .await;
+                    let (instance, exit, stdout) = match spawn(&spec, &logs) {
+                        Ok(started) => started,
+                        Err(error) => {
+                            upstream.close(&error);
+                            self.forget(name, epoch);
+                            self.set_status(name, "failed", Some(&error)).await;
+                            return;
+                        }
+                    };
+                    match upstream
+                        .restart(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT)
+                        .await
+                    {
+                        Ok(_) => {
+                            process = Some((instance, exit));
+                            self.running(name, &upstream).await;
+                            checks.reset();
+                            continue;
+                        }
+                        Err(error) => format!(
+                            "failed its handshake on waking ({error}); it {}",
+                            instance.stop(STOP_GRACE).await
+                        ),
+                    }
+                }
+                Some((instance, mut exit)) => {
+                    let check = tokio::select! {
+                        info = &mut exit => Err(describe_exit(info)),
+                        done = &mut stop_rx => {
+                            upstream.close("the deployment was stopped");
+                            instance.stop(STOP_GRACE).await;
+                            if let Ok(done) = done {
+                                let _ = done.send(());
+                            }
+                            return;
+                        }
+                        _ = checks.tick() => Ok(()),
+                    };
+                    if let Err(ended) = check {
+                        ended
+                    } else if let Some(limit) = sleep_after
+                        && upstream.idle_for().is_some_and(|idle| idle >= limit)
+                        && upstream.suspend(process::SLEEPING)
+                    {
+                        instance.stop(STOP_GRACE).await;
+                        let reason = format!("no request for {} s", limit.as_secs());
+                        self.set_status(name, "sleeping", Some(&reason)).await;
+                        continue;
+                    } else {
+                        match health_check(&upstream).await {
+                            Ok(()) => {
+                                process = Some((instance, exit));
+                                continue;
+                            }
+                            Err(problem) => {
+                                logs.line("catwalk", &format!("{problem}: restarting it"));
+                                let info = instance.stop(Duration::ZERO).await;
+                                format!("{problem}, and was stopped ({info})")
+                            }
+                        }
+                    }
                 }
             };
             let restarted = process::restart(
@@ -472,24 +628,25 @@ impl Deployments {
                 &mut stop_rx,
             )
             .await;
-            (instance, exit) = match restarted {
-                Restarted::Running(instance, exit) => (instance, exit),
+            match restarted {
+                Restarted::Running(instance, exit) => {
+                    process = Some((instance, exit));
+                    self.running(name, &upstream).await;
+                }
                 Restarted::GaveUp(reason) => {
                     upstream.close(&reason);
                     self.forget(name, epoch);
                     self.set_status(name, "failed", Some(&reason)).await;
-                    return Ok(());
+                    return;
                 }
                 Restarted::Stopped(done) => {
                     upstream.close("the deployment was stopped");
                     if let Ok(done) = done {
                         let _ = done.send(());
                     }
-                    return Ok(());
+                    return;
                 }
-            };
-            let tools = count_tools(&upstream).await;
-            self.set_status(name, "running", tools.as_deref()).await;
+            }
         }
     }
 

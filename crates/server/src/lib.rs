@@ -36,6 +36,9 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// Interval of keep-alive comments on idle SSE streams.
     pub sse_keep_alive: std::time::Duration,
+    /// How often each running server is pinged (a hung one is restarted) and checked for
+    /// idleness (see the `sleep_after_secs` deployment option).
+    pub health_interval: std::time::Duration,
 }
 
 /// Runs Catwalk until SIGINT or SIGTERM, then stops every server process it started.

@@ -13,6 +13,10 @@ pub struct DeploymentOptions {
     /// One process for every session (the default), or one per session.
     #[serde(default)]
     pub process_model: ProcessModel,
+    /// With no client request for this many seconds, the server process is stopped (the
+    /// deployment sleeps) until the next request wakes it. `None`: it never sleeps (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleep_after_secs: Option<u64>,
 }
 
 /// See `per_session.rs` for the trade-off.
@@ -39,5 +43,9 @@ impl DeploymentOptions {
 
     pub fn call_timeout(&self) -> Option<Duration> {
         self.call_timeout_secs.map(Duration::from_secs)
+    }
+
+    pub fn sleep_after(&self) -> Option<Duration> {
+        self.sleep_after_secs.map(Duration::from_secs)
     }
 }

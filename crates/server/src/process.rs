@@ -5,8 +5,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use catwalk_bridge::Upstream;
+use catwalk_bridge::{BridgeError, InitInfo, Upstream};
 use catwalk_runtime::{ExitInfo, Instance, ProcessSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::deployments::{HANDSHAKE_TIMEOUT, STOP_GRACE};
@@ -126,4 +128,85 @@ where
             }
         }
     }
+}
+
+/// How long a health-check ping may take before the server counts as hung.
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Pings the server; an error names why it counts as hung. Any answer, even an error, shows it
+/// is alive; an exit is left to the exit watcher.
+pub(crate) async fn health_check(upstream: &Upstream) -> Result<(), String> {
+    match upstream.call("ping", None, PING_TIMEOUT).await {
+        Err(BridgeError::Timeout { .. }) => Err(format!(
+            "the server did not answer a ping within {} s",
+            PING_TIMEOUT.as_secs()
+        )),
+        Ok(_) | Err(BridgeError::Rejected { .. } | BridgeError::Exited(_)) => Ok(()),
+    }
+}
+
+/// A server's last MCP handshake, kept in the store so that a sleeping deployment answers new
+/// sessions without starting its process, even after Catwalk restarts.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Handshake {
+    params: Box<RawValue>,
+    protocol_version: String,
+    result: Box<RawValue>,
+}
+
+impl Handshake {
+    /// The handshake of a running upstream, as stored.
+    pub(crate) fn of(upstream: &Upstream) -> Option<String> {
+        let info = upstream.init_info()?;
+        let handshake = Handshake {
+            params: upstream.init_params()?,
+            protocol_version: info.protocol_version,
+            result: info.result,
+        };
+        serde_json::to_string(&handshake).ok()
+    }
+
+    pub(crate) fn parse(stored: &str) -> Option<Handshake> {
+        serde_json::from_str(stored).ok()
+    }
+
+    /// A sleeping upstream that answers as this handshake did.
+    pub(crate) fn dormant(self) -> Upstream {
+        let info = InitInfo {
+            protocol_version: self.protocol_version,
+            result: self.result,
+        };
+        Upstream::dormant(self.params, info, SLEEPING)
+    }
+}
+
+/// What requests waiting for a sleeping deployment are told if it does not wake in time.
+pub(crate) const SLEEPING: &str = "the deployment sleeps; a request wakes it";
+
+/// Kills the processes an earlier Catwalk left running in the deployments' folders (after a
+/// `kill -9` of Catwalk, a server's own children may survive it: the kernel's parent-death
+/// signal reaches direct children only). Their working directory gives them away. Called at
+/// start, while this Catwalk holds the data directory's lock, so none of them is ours.
+pub(crate) fn reap_leftovers(homes: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let inside =
+            std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(homes));
+        if inside
+            && nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .is_ok()
+        {
+            killed += 1;
+        }
+    }
+    killed
 }

@@ -16,6 +16,9 @@ use crate::deployments::Deployments;
 
 /// The file in the data directory that holds the admin token for the local CLI.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// Held (an exclusive lock) by the Catwalk serving a data directory: a second one would start
+/// every server a second time.
+pub const LOCK_FILE: &str = "catwalk.lock";
 /// The SQLite database in the data directory, when no database URL is given.
 pub const DATABASE_FILE: &str = "catwalk.db";
 const ADMIN_TOKEN_SETTING: &str = "admin_token_hash";
@@ -28,12 +31,15 @@ pub struct App {
     pub public_url: String,
     guard: Arc<Guard>,
     admin_token_hash: String,
+    /// Locked for as long as this Catwalk runs.
+    _lock: std::fs::File,
 }
 
 impl App {
     pub async fn open(config: &Config, bound: SocketAddr) -> anyhow::Result<Arc<App>> {
         let data_dir = &config.data_dir;
         create_private_dir(data_dir)?;
+        let lock = lock_data_dir(data_dir)?;
         let vault_key = std::env::var(catwalk_vault::KEY_ENV).ok();
         let vault = Vault::load_or_create(data_dir, vault_key.as_deref())
             .context("cannot open the vault")?;
@@ -62,6 +68,7 @@ impl App {
             data_dir,
             &cache_dir,
             public_url.clone(),
+            config.health_interval,
         );
         let guard = Arc::new(guard(&public_url, bound));
         let gateway = Gateway::new(
@@ -81,6 +88,7 @@ impl App {
             guard,
             public_url,
             admin_token_hash,
+            _lock: lock,
         }))
     }
 
@@ -100,6 +108,39 @@ impl App {
     pub fn is_admin(&self, token: &str) -> bool {
         catwalk_vault::token_matches(token, &self.admin_token_hash)
     }
+}
+
+/// Takes the data directory's lock, or says which Catwalk holds it. The kernel drops the lock
+/// when the process ends, however it ends, so a `kill -9` leaves no stale lock behind.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = data_dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if let Err(error) = file.try_lock() {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim();
+        let who = if holder.is_empty() {
+            String::new()
+        } else {
+            format!(" (pid {holder})")
+        };
+        anyhow::bail!(
+            "another Catwalk{who} is serving the data directory {}; stop it first, or give this \
+             one its own --data-dir ({error})",
+            data_dir.display()
+        );
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
 }
 
 /// The admin token's hash, creating the token at first start. The token itself is written once

@@ -40,6 +40,9 @@ pub struct Deployment {
     pub status_reason: Option<String>,
     pub public: bool,
     pub options_json: String,
+    /// The server's last MCP handshake (opaque JSON the server writes), if it ever made one.
+    #[serde(skip)]
+    pub handshake_json: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -59,7 +62,7 @@ pub(crate) const MAX_PAGE: i64 = 10_000;
 
 const DEPLOYMENT_COLUMNS: &str = "id, name, source, spec_json, env_ciphertext, env_keys, \
                                   token_hash, status, status_reason, public, options_json, \
-                                  created_at, updated_at";
+                                  handshake_json, created_at, updated_at";
 
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
     let name: String = row.try_get("name")?;
@@ -81,6 +84,7 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
         status_reason: row.try_get("status_reason")?,
         public: row.try_get::<i64, _>("public")? != 0,
         options_json: row.try_get("options_json")?,
+        handshake_json: row.try_get("handshake_json")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -136,6 +140,7 @@ impl Store {
             status_reason: None,
             public: new.public,
             options_json: new.options_json.clone(),
+            handshake_json: None,
             created_at: now,
             updated_at: now,
         })
@@ -288,6 +293,12 @@ impl Store {
         self.set_column(name, Column::Options, options_json).await
     }
 
+    /// Records the server's latest MCP handshake (JSON the caller owns).
+    pub async fn set_handshake(&self, name: &str, handshake_json: &str) -> Result<(), StoreError> {
+        self.set_column(name, Column::Handshake, handshake_json)
+            .await
+    }
+
     /// Replaces the stored hash of the deployment's access token.
     pub async fn set_token_hash(&self, name: &str, token_hash: &str) -> Result<(), StoreError> {
         self.set_column(name, Column::TokenHash, token_hash).await
@@ -324,6 +335,7 @@ enum Column {
     Public,
     Options,
     TokenHash,
+    Handshake,
 }
 
 impl Column {
@@ -335,6 +347,9 @@ impl Column {
             }
             Column::TokenHash => {
                 "UPDATE deployments SET token_hash = $1, updated_at = $2 WHERE name = $3"
+            }
+            Column::Handshake => {
+                "UPDATE deployments SET handshake_json = $1, updated_at = $2 WHERE name = $3"
             }
         }
     }

@@ -375,6 +375,19 @@ mod suite {
         assert_eq!(stored.options_json, r#"{"call_timeout_secs":30}"#);
         let err = store.set_options("ghost", "{}").await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+        assert_eq!(created.handshake_json, None);
+        store
+            .set_handshake("svc", r#"{"result":{}}"#)
+            .await
+            .unwrap();
+        let stored = store.get_deployment("svc").await.unwrap().unwrap();
+        assert_eq!(stored.handshake_json.as_deref(), Some(r#"{"result":{}}"#));
+        let listed = store.list_deployments().await.unwrap();
+        let svc = listed.iter().find(|d| d.name == "svc").unwrap();
+        assert_eq!(svc.handshake_json, stored.handshake_json);
+        let err = store.set_handshake("ghost", "{}").await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     }
 
     pub async fn settings_upsert(db: &TestDb) {

@@ -44,6 +44,9 @@ pub async fn run(
     if settings.process_per_session {
         body["process_model"] = json!("per_session");
     }
+    if let Some(seconds) = settings.sleep_after {
+        body["sleep_after_secs"] = json!(seconds);
+    }
     eprintln!(
         "deploying {}: analyzing it first (this downloads the package)...",
         settings.source

@@ -52,6 +52,7 @@ fn serve_defaults() {
             public_url: None,
             cache_dir: None,
             sse_keep_alive: std::time::Duration::from_secs(15),
+            health_interval: std::time::Duration::from_secs(30),
         }
     );
 }
@@ -66,6 +67,20 @@ fn sse_keepalive_flag_over_variable_and_validated() {
     assert!(serve(&["serve", "--sse-keepalive", "0"], &environment).is_err());
     let garbage = Environment::new([("CATWALK_SSE_KEEPALIVE", "soon")], default_dir());
     assert!(serve(&["serve"], &garbage).is_err());
+}
+
+#[test]
+fn health_interval_flag_over_variable_and_validated() {
+    let environment = Environment::new([("CATWALK_HEALTH_INTERVAL", "7")], default_dir());
+    let from_var = serve(&["serve"], &environment).unwrap();
+    assert_eq!(from_var.health_interval, std::time::Duration::from_secs(7));
+    let from_flag = serve(&["serve", "--health-interval", "2"], &environment).unwrap();
+    assert_eq!(from_flag.health_interval, std::time::Duration::from_secs(2));
+    let error = serve(&["serve", "--health-interval", "0"], &environment).unwrap_err();
+    assert!(
+        error.to_string().contains("health check interval"),
+        "{error}"
+    );
 }
 
 #[test]

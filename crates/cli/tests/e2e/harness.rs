@@ -22,6 +22,8 @@ pub struct Catwalk {
     pub log_file: PathBuf,
     process: Option<Child>,
     postgres_db: Option<String>,
+    port: u16,
+    serve_args: Vec<String>,
 }
 
 /// The repository root.
@@ -67,6 +69,11 @@ fn psql(url: &str, sql: &str) -> String {
 
 impl Catwalk {
     pub fn start(kind: StoreKind) -> Catwalk {
+        Catwalk::start_with(kind, &[])
+    }
+
+    /// `start` with extra `catwalk serve` flags.
+    pub fn start_with(kind: StoreKind, serve_args: &[&str]) -> Catwalk {
         let data_dir = tempfile::Builder::new()
             .prefix("catwalk-e2e-")
             .tempdir()
@@ -93,18 +100,58 @@ impl Catwalk {
             log_file,
             process: None,
             postgres_db,
+            port,
+            serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
         };
-        catwalk.spawn(port);
+        catwalk.spawn();
         catwalk
     }
 
-    fn spawn(&mut self, port: u16) {
-        let log = std::fs::File::create(&self.log_file).unwrap();
+    /// Kills Catwalk with SIGKILL (no chance to clean up) and waits for it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts Catwalk again on the same port, data directory and database.
+    pub fn restart(&mut self) {
+        assert!(self.process.is_none(), "stop or kill Catwalk first");
+        self.spawn();
+    }
+
+    /// Starts another `catwalk serve` on the same data directory (and a free port); returns
+    /// its output once it exits.
+    pub fn serve_again(&self) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_catwalk"));
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .env("CATWALK_CACHE_DIR", shared_cache())
+            .env_remove("CATWALK_VAULT_KEY");
+        match &self.database {
+            Some(url) => command.env("DATABASE_URL", url),
+            None => command.env_remove("DATABASE_URL"),
+        };
+        command.output().unwrap()
+    }
+
+    fn spawn(&mut self) {
+        let port = self.port;
+        // Appended to, so a restarted Catwalk's log follows the earlier one's.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)
+            .unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_catwalk"));
         command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(self.data_dir.path())
+            .args(&self.serve_args)
             .env("CATWALK_CACHE_DIR", shared_cache())
             .env("RUST_LOG", "info")
             .env_remove("CATWALK_VAULT_KEY")

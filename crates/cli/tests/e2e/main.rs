@@ -7,6 +7,7 @@ mod conformance;
 mod conformance_fixture;
 mod dashboard;
 mod harness;
+mod supervision;
 
 use std::time::Duration;
 
@@ -16,6 +17,10 @@ use conformance_fixture::conformance_fixture_scenarios_pass;
 use dashboard::dashboard_deploys_with_a_real_browser;
 use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, unique_secret};
 use serde_json::Value;
+use supervision::{
+    a_hung_server_is_restarted, an_idle_deployment_sleeps_and_a_request_wakes_it,
+    kill_9_then_restart_leaves_no_orphan_and_no_duplicate,
+};
 
 const EVERYTHING: &str = "npm:@modelcontextprotocol/server-everything";
 const TIME: &str = "pypi:mcp-server-time";
@@ -53,6 +58,9 @@ on_both_stores!(
     conformance_fixture_scenarios_pass,
     a_process_per_session_lives_and_dies_with_its_session,
     a_process_per_session_is_its_clients_own_even_after_a_crash,
+    an_idle_deployment_sleeps_and_a_request_wakes_it,
+    a_hung_server_is_restarted,
+    kill_9_then_restart_leaves_no_orphan_and_no_duplicate,
     every_official_client_works_through_catwalk,
 );
 
@@ -512,7 +520,7 @@ fn public_deployments_need_no_token_until_closed(kind: StoreKind) {
 }
 
 /// A minimal Streamable HTTP client session, to hold one session across a server crash.
-struct RawSession {
+pub(crate) struct RawSession {
     http: reqwest::blocking::Client,
     endpoint: String,
     token: String,

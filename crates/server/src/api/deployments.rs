@@ -33,6 +33,7 @@ pub struct CreateBody {
     call_timeout_secs: Option<u64>,
     #[serde(default)]
     process_model: ProcessModel,
+    sleep_after_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +86,7 @@ pub async fn create(
             DeploymentOptions {
                 call_timeout_secs: request.call_timeout_secs,
                 process_model: request.process_model,
+                sleep_after_secs: request.sleep_after_secs,
             },
         )
         .await?;
@@ -206,6 +208,7 @@ fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
         "public": deployment.public,
         "call_timeout_secs": options.call_timeout_secs,
         "process_model": options.process_model,
+        "sleep_after_secs": options.sleep_after_secs,
         "endpoint": app.deployments.endpoint(&deployment.name),
         "env_keys": deployment.env_keys,
         "spec": spec,
