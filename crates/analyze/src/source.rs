@@ -645,7 +645,8 @@ fn has_password(url: &str) -> bool {
     }
 }
 
-/// Hides the password of `scheme://user:password@host/...` so that a URL can be shown.
+/// Hides the password of `scheme://user:password@host/...`, and a query string (often a signed
+/// token), so that a URL can be shown.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_string();
@@ -653,7 +654,7 @@ pub fn redact_url(url: &str) -> String {
     let after = &url[scheme_end + 3..];
     let authority_end = after.find('/').unwrap_or(after.len());
     let authority = &after[..authority_end];
-    match authority.rfind('@') {
+    let shown = match authority.rfind('@') {
         Some(at) => {
             let userinfo = &authority[..at];
             let user = userinfo.split(':').next().unwrap_or("");
@@ -665,5 +666,12 @@ pub fn redact_url(url: &str) -> String {
             format!("{}{}@{}", &url[..scheme_end + 3], shown, &after[at + 1..])
         }
         None => url.to_string(),
+    };
+    match shown.split_once('?') {
+        Some((before, query)) => {
+            let fragment = query.find('#').map(|i| &query[i..]).unwrap_or("");
+            format!("{before}?***{fragment}")
+        }
+        None => shown,
     }
 }

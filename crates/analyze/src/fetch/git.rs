@@ -418,13 +418,15 @@ async fn watched(
 }
 
 fn too_large(limits: &ExtractLimits, what: &str) -> AnalyzeError {
+    let bytes = limits.max_total_bytes;
+    let size = if bytes >= 1024 * 1024 {
+        format!("{} MB", bytes / (1024 * 1024))
+    } else {
+        format!("{} KB", bytes / 1024)
+    };
     AnalyzeError::TooLarge {
         what: what.into(),
-        limit: format!(
-            "{} files or {} MB",
-            limits.max_entries,
-            limits.max_total_bytes / (1024 * 1024)
-        ),
+        limit: format!("{} files or {size}", limits.max_entries),
     }
 }
 
@@ -665,6 +667,31 @@ mod tests {
         assert_eq!(split("main"), Some(("main".into(), None)));
         assert_eq!(split("mainline/x"), None, "a ref must end at a /");
         assert_eq!(split("unknown/x"), None);
+    }
+
+    #[tokio::test]
+    async fn a_growing_clone_is_stopped_at_twice_the_limits() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut analyzer = Analyzer::new(tmp.path().join("work"));
+        analyzer.limits.max_total_bytes = 100 * 1024;
+        let dir = tmp.path().join("clone");
+        std::fs::create_dir_all(&dir).unwrap();
+        let writer_dir = dir.clone();
+        // Stands in for git writing a pack: 64 KB every 20 ms, for up to 20 s.
+        let growing = async move {
+            for i in 0..1000 {
+                std::fs::write(writer_dir.join(format!("part{i}")), vec![7u8; 64 * 1024]).unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok(())
+        };
+        let started = std::time::Instant::now();
+        let error = watched(&analyzer, &dir, growing).await.unwrap_err();
+        assert!(matches!(error, AnalyzeError::TooLarge { .. }), "{error:?}");
+        assert!(error.to_string().contains("100 KB"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let written: usize = std::fs::read_dir(&dir).unwrap().count();
+        assert!(written < 20, "stopped early, after {written} parts");
     }
 
     #[test]

@@ -175,9 +175,21 @@ pub(crate) async fn resolve(
     })
 }
 
-/// Server names similar to `name`, from the registry's search (empty when it fails).
+/// Server names similar to `name` from the registry's search (a substring match): by the
+/// server part of the name, else by its namespace (the publisher's other servers). Empty when
+/// the search fails.
 async fn search(analyzer: &Analyzer, client: &reqwest::Client, name: &str) -> Vec<String> {
-    let term = name.rsplit('/').next().unwrap_or(name);
+    let (namespace, server) = name.split_once('/').unwrap_or((name, name));
+    for term in [server, namespace] {
+        let found = search_term(analyzer, client, term).await;
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+async fn search_term(analyzer: &Analyzer, client: &reqwest::Client, term: &str) -> Vec<String> {
     let Ok(mut url) = endpoint(analyzer, &["v0.1", "servers"]) else {
         return Vec::new();
     };
@@ -265,25 +277,27 @@ fn choose(server: &Value, warnings: &mut Vec<String>) -> Result<Source, String> 
     if let Some(repository) = server.get("repository")
         && let Some(url) = text(repository, &["url"])
     {
+        // Written by the publisher: only an https repository, never a local path. Forges other
+        // than GitHub are listed by their web URL, which git clones once `.git` is added.
         let source = parse_source(url)
+            .or_else(|_| parse_source(&format!("{}.git", url.trim_end_matches('/'))))
             .ok()
-            .filter(|s| {
-                matches!(
-                    s,
-                    Source::Git {
-                        rev: None,
-                        subdir: None,
-                        ..
-                    } | Source::GitHub {
-                        rev: None,
-                        subdir: None,
-                        tree: None,
-                        ..
-                    }
-                )
+            .filter(|s| match s {
+                Source::GitHub {
+                    rev: None,
+                    subdir: None,
+                    tree: None,
+                    ..
+                } => true,
+                Source::Git {
+                    url,
+                    rev: None,
+                    subdir: None,
+                } => url.to_ascii_lowercase().starts_with("https://"),
+                _ => false,
             })
             .ok_or_else(|| {
-                format!("its repository URL {url:?} is not a git or GitHub repository URL")
+                format!("its repository URL {url:?} is not an https git or GitHub repository URL")
             })?;
         let source = match text(repository, &["subfolder"]) {
             Some(sub) => {
