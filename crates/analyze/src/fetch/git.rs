@@ -174,19 +174,7 @@ impl<'a> Git<'a> {
                 network::resolve_checked(&host, port, analyzer.allow_private_network).await?;
             if http && !analyzer.allow_private_network {
                 config.push("http.followRedirects=false".into());
-                if host.parse::<std::net::IpAddr>().is_err() {
-                    let pinned: Vec<String> = addresses
-                        .iter()
-                        .map(|a| match a.ip() {
-                            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-                            std::net::IpAddr::V4(ip) => ip.to_string(),
-                        })
-                        .collect();
-                    config.push(format!(
-                        "http.curloptResolve={host}:{port}:{}",
-                        pinned.join(",")
-                    ));
-                }
+                config.extend(pin(&host, port, &addresses));
             }
         }
         Ok(Git { analyzer, config })
@@ -218,6 +206,25 @@ impl<'a> Git<'a> {
             other => other,
         })
     }
+}
+
+/// The `http.curloptResolve` setting that makes git's curl connect to exactly the addresses
+/// that were checked (nothing for an IP-literal host, which is not resolved).
+fn pin(host: &str, port: u16, addresses: &[std::net::SocketAddr]) -> Option<String> {
+    if host.parse::<std::net::IpAddr>().is_ok() || addresses.is_empty() {
+        return None;
+    }
+    let pinned: Vec<String> = addresses
+        .iter()
+        .map(|a| match a.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+        })
+        .collect();
+    Some(format!(
+        "http.curloptResolve={host}:{port}:{}",
+        pinned.join(",")
+    ))
 }
 
 /// The host, port and whether it is HTTP(S), for URLs that reach the network.
@@ -692,6 +699,45 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         let written: usize = std::fs::read_dir(&dir).unwrap().count();
         assert!(written < 20, "stopped early, after {written} parts");
+    }
+
+    /// git, given the pin, connects to the checked address even for a name that does not
+    /// resolve at all: the address git uses is the address that was checked.
+    #[tokio::test]
+    async fn pinned_addresses_are_where_git_connects() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = tokio::spawn(async move { listener.accept().await.is_ok() });
+        let tmp = tempfile::tempdir().unwrap();
+        let mut analyzer = Analyzer::new(tmp.path().join("work"));
+        analyzer.fetch_timeout = Duration::from_secs(5);
+        let setting = pin(
+            "pinned.invalid",
+            port,
+            &[std::net::SocketAddr::from(([127, 0, 0, 1], port))],
+        )
+        .unwrap();
+        assert_eq!(
+            setting,
+            format!("http.curloptResolve=pinned.invalid:{port}:127.0.0.1")
+        );
+        let git = Git {
+            analyzer: &analyzer,
+            config: vec![setting],
+        };
+        let url = format!("http://pinned.invalid:{port}/o/r.git");
+        // The listener never answers: git fails or times out, but it did connect.
+        let _ = git.run(Path::new("."), &["ls-remote", "--", &url]).await;
+        let connected = tokio::time::timeout(Duration::from_secs(5), accepted)
+            .await
+            .expect("git connected to the pinned address")
+            .unwrap();
+        assert!(connected);
+        assert_eq!(pin("127.0.0.1", 80, &[]), None);
+        assert_eq!(
+            pin("h.example", 443, &["[2001:db8::1]:443".parse().unwrap()]).unwrap(),
+            "http.curloptResolve=h.example:443:[2001:db8::1]"
+        );
     }
 
     #[test]
