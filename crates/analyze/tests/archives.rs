@@ -67,6 +67,16 @@ fn assert_echo(spec: &catwalk_analyze::ServerSpec) {
     assert_eq!(spec.env.len(), 2);
 }
 
+/// The server runs analyses on spawned tasks: the future must be `Send`.
+#[test]
+fn analysis_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let analyzer = Analyzer::new(std::env::temp_dir().join("unused"));
+    let progress = |_: &str| {};
+    let future = analyzer.analyze("registry:io.github.o/x", &progress);
+    assert_send(&future);
+}
+
 #[test]
 fn archive_urls_parse() {
     assert_eq!(

@@ -30,7 +30,7 @@ use super::{Fetched, blocking, ensure_dir, network, publish, temp_dir_in};
 use crate::Analyzer;
 use crate::error::AnalyzeError;
 use crate::extract::{ExtractLimits, check_symlink_target};
-use crate::process::{Cmd, Output, last_line};
+use crate::process::{Output, last_line};
 use crate::source::{is_full_commit, looks_like_commit, redact_url};
 
 /// How often the size of a clone in progress is measured.
@@ -170,8 +170,15 @@ impl<'a> Git<'a> {
             "filter.lfs.required=false".to_string(),
         ];
         if let Some((host, port, http)) = network_host(url) {
-            let addresses =
-                network::resolve_checked(&host, port, analyzer.allow_private_network).await?;
+            let addresses = network::resolve_checked(&host, port, analyzer.allow_private_network)
+                .await
+                .map_err(|e| match e {
+                    AnalyzeError::Download { detail, .. } => AnalyzeError::GitClone {
+                        url: redact_url(url),
+                        detail,
+                    },
+                    other => other,
+                })?;
             if http && !analyzer.allow_private_network {
                 config.push("http.followRedirects=false".into());
                 config.extend(pin(&host, port, &addresses));
@@ -180,31 +187,148 @@ impl<'a> Git<'a> {
         Ok(Git { analyzer, config })
     }
 
-    pub async fn run(&self, dir: &Path, args: &[&str]) -> Result<Output, AnalyzeError> {
+    /// The git command line, with the hardening environment and settings, in its own process
+    /// group so that its helpers (`git-remote-https`, `index-pack`, `ssh`) can be stopped too.
+    fn command(&self, dir: &Path, args: &[&str]) -> tokio::process::Command {
         let ssh =
             std::env::var("GIT_SSH_COMMAND").unwrap_or_else(|_| "ssh -o BatchMode=yes".to_string());
-        let mut cmd = Cmd::new(&self.analyzer.git, self.analyzer.fetch_timeout)
+        let mut command = tokio::process::Command::new(&self.analyzer.git);
+        command
             .arg("-C")
             .arg(dir)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GCM_INTERACTIVE", "never")
             .env("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh")
             .env("GIT_LFS_SKIP_SMUDGE", "1")
-            .env("GIT_SSH_COMMAND", &ssh);
+            .env("GIT_SSH_COMMAND", ssh);
         for setting in &self.config {
-            cmd = cmd.arg("-c").arg(setting);
+            command.arg("-c").arg(setting);
         }
-        for arg in args {
-            cmd = cmd.arg(*arg);
-        }
-        let display = format!("git {}", args.first().unwrap_or(&""));
-        cmd.run().await.map_err(|e| match e {
-            AnalyzeError::Timeout { seconds, .. } => AnalyzeError::Timeout {
-                command: display,
-                seconds,
+        command.args(args);
+        command
+    }
+
+    /// Runs git with the deadline.
+    pub async fn run(&self, dir: &Path, args: &[&str]) -> Result<Output, AnalyzeError> {
+        self.supervised(dir, args, None).await
+    }
+
+    /// Runs a git command that writes a repository into `grows`, stopped (with its helpers)
+    /// when that folder grows past twice the extraction limits: pack files and the working
+    /// tree coexist until `.git` is removed.
+    async fn run_watched(
+        &self,
+        dir: &Path,
+        args: &[&str],
+        grows: &Path,
+    ) -> Result<Output, AnalyzeError> {
+        self.supervised(dir, args, Some(grows)).await
+    }
+
+    async fn supervised(
+        &self,
+        dir: &Path,
+        args: &[&str],
+        grows: Option<&Path>,
+    ) -> Result<Output, AnalyzeError> {
+        let limits = &self.analyzer.limits;
+        let cap = ExtractLimits {
+            max_total_bytes: limits.max_total_bytes.saturating_mul(2),
+            max_entries: limits.max_entries.saturating_mul(2),
+        };
+        supervise(
+            self.command(dir, args),
+            Supervision {
+                program: &self.analyzer.git,
+                display: format!("git {}", args.first().unwrap_or(&"")),
+                timeout: self.analyzer.fetch_timeout,
+                grows: grows.map(|g| (g, cap, *limits)),
             },
-            other => other,
-        })
+        )
+        .await
+    }
+}
+
+/// How one command is watched.
+struct Supervision<'a> {
+    program: &'a str,
+    display: String,
+    timeout: Duration,
+    /// The folder the command writes, the cap it may grow to, and the limits to report.
+    grows: Option<(&'a Path, ExtractLimits, ExtractLimits)>,
+}
+
+/// Runs `command` to completion, or stops its whole process group at the deadline or when the
+/// watched folder grows past its cap.
+async fn supervise(
+    mut command: tokio::process::Command,
+    how: Supervision<'_>,
+) -> Result<Output, AnalyzeError> {
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    let child = command.spawn().map_err(|e| AnalyzeError::ToolMissing {
+        tool: how.program.to_string(),
+        detail: e.to_string(),
+    })?;
+    let group = child.id().and_then(|p| i32::try_from(p).ok());
+    let finished = child.wait_with_output();
+    tokio::pin!(finished);
+    let deadline = tokio::time::sleep(how.timeout);
+    tokio::pin!(deadline);
+    let mut ticks = tokio::time::interval(WATCH_INTERVAL);
+    let stopped = loop {
+        tokio::select! {
+            out = &mut finished => {
+                return match out {
+                    Ok(out) => Ok(Output {
+                        success: out.status.success(),
+                        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                    }),
+                    Err(e) => Err(AnalyzeError::CommandFailed {
+                        command: how.display,
+                        detail: format!("waiting for it failed: {e}"),
+                    }),
+                };
+            }
+            () = &mut deadline => break AnalyzeError::Timeout {
+                command: how.display.clone(),
+                seconds: how.timeout.as_secs(),
+            },
+            _ = ticks.tick(), if how.grows.is_some() => {
+                let (dir, cap, limits) = how.grows.expect("checked by the guard");
+                let measured = dir.to_path_buf();
+                let over = tokio::task::spawn_blocking(move || exceeds(&measured, &cap))
+                    .await
+                    .unwrap_or(false);
+                if over {
+                    break too_large(&limits, "the repository being cloned");
+                }
+            }
+        }
+    };
+    if let Some(group) = group {
+        stop_group(group).await;
+    }
+    Err(stopped)
+}
+
+/// Kills a process group and waits (briefly) until none of it is left, so that nothing keeps
+/// writing into a folder about to be removed.
+async fn stop_group(group: i32) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    let pid = Pid::from_raw(group);
+    let _ = killpg(pid, Signal::SIGKILL);
+    for _ in 0..100 {
+        if killpg(pid, None).is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -349,7 +473,7 @@ pub(crate) async fn fetch(
     let cache_root = analyzer.work_dir.join("sources").join("git");
     let staging = temp_dir_in(&cache_root, ".staging-")?;
     let checkout = staging.path().to_path_buf();
-    watched(analyzer, &checkout, clone(&git, target, &checkout)).await?;
+    clone(&git, target, &checkout).await?;
     let head = git.run(&checkout, &["rev-parse", "HEAD"]).await?;
     if !head.success {
         return Err(clone_error(url, &head));
@@ -392,36 +516,6 @@ pub(crate) async fn fetch(
 pub fn cache_key(url: &str, rev: Option<&str>) -> String {
     let digest = Sha256::digest(format!("{url}#{}", rev.unwrap_or("")).as_bytes());
     hex::encode(digest)[..16].to_string()
-}
-
-/// Runs a clone while measuring its folder; stops it when it grows past twice the limits
-/// (pack files and the working tree coexist until `.git` is removed).
-async fn watched(
-    analyzer: &Analyzer,
-    dir: &Path,
-    work: impl std::future::Future<Output = Result<(), AnalyzeError>>,
-) -> Result<(), AnalyzeError> {
-    let cap = ExtractLimits {
-        max_total_bytes: analyzer.limits.max_total_bytes.saturating_mul(2),
-        max_entries: analyzer.limits.max_entries.saturating_mul(2),
-    };
-    let watched_dir = dir.to_path_buf();
-    let watch = async move {
-        loop {
-            tokio::time::sleep(WATCH_INTERVAL).await;
-            let measured = watched_dir.clone();
-            let over = tokio::task::spawn_blocking(move || exceeds(&measured, &cap))
-                .await
-                .unwrap_or(false);
-            if over {
-                return;
-            }
-        }
-    };
-    tokio::select! {
-        result = work => result,
-        () = watch => Err(too_large(&analyzer.limits, "the repository being cloned")),
-    }
 }
 
 fn too_large(limits: &ExtractLimits, what: &str) -> AnalyzeError {
@@ -487,7 +581,7 @@ async fn clone(git: &Git<'_>, target: &GitTarget, into: &Path) -> Result<(), Ana
             args.extend(["--branch", rev]);
         }
         args.extend(["--", url, &into_text]);
-        let out = git.run(Path::new("."), &args).await?;
+        let out = git.run_watched(Path::new("."), &args, into).await?;
         if out.success {
             return Ok(());
         }
@@ -507,7 +601,7 @@ async fn clone(git: &Git<'_>, target: &GitTarget, into: &Path) -> Result<(), Ana
         return Err(clone_error(url, &init));
     }
     let fetch = git
-        .run(
+        .run_watched(
             into,
             &[
                 "fetch",
@@ -519,6 +613,7 @@ async fn clone(git: &Git<'_>, target: &GitTarget, into: &Path) -> Result<(), Ana
                 url,
                 rev,
             ],
+            into,
         )
         .await?;
     if fetch.success {
@@ -534,7 +629,7 @@ async fn clone(git: &Git<'_>, target: &GitTarget, into: &Path) -> Result<(), Ana
     // Servers that refuse fetching by id (or an abbreviated id): the full history, then checkout.
     let _ = fs::remove_dir_all(into);
     let full = git
-        .run(
+        .run_watched(
             Path::new("."),
             &[
                 "clone",
@@ -545,6 +640,7 @@ async fn clone(git: &Git<'_>, target: &GitTarget, into: &Path) -> Result<(), Ana
                 url,
                 &into_text,
             ],
+            into,
         )
         .await?;
     if !full.success {
@@ -676,29 +772,63 @@ mod tests {
         assert_eq!(split("unknown/x"), None);
     }
 
+    /// Stands in for git writing a pack from a helper process: the whole group is stopped
+    /// once the folder passes the cap, and nothing writes into it afterwards.
     #[tokio::test]
-    async fn a_growing_clone_is_stopped_at_twice_the_limits() {
+    async fn a_growing_command_and_its_helpers_are_stopped_at_the_cap() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut analyzer = Analyzer::new(tmp.path().join("work"));
-        analyzer.limits.max_total_bytes = 100 * 1024;
         let dir = tmp.path().join("clone");
         std::fs::create_dir_all(&dir).unwrap();
-        let writer_dir = dir.clone();
-        // Stands in for git writing a pack: 64 KB every 20 ms, for up to 20 s.
-        let growing = async move {
-            for i in 0..1000 {
-                std::fs::write(writer_dir.join(format!("part{i}")), vec![7u8; 64 * 1024]).unwrap();
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Ok(())
+        let mut command = tokio::process::Command::new("sh");
+        command.current_dir(&dir).arg("-c").arg(
+            "(i=0; while [ $i -lt 1000 ]; do head -c 65536 /dev/zero > part$i; i=$((i+1)); sleep 0.02; done) & wait",
+        );
+        let limits = ExtractLimits {
+            max_total_bytes: 100 * 1024,
+            max_entries: 1000,
         };
         let started = std::time::Instant::now();
-        let error = watched(&analyzer, &dir, growing).await.unwrap_err();
+        let error = supervise(
+            command,
+            Supervision {
+                program: "sh",
+                display: "sh".into(),
+                timeout: Duration::from_secs(20),
+                grows: Some((&dir, limits, limits)),
+            },
+        )
+        .await
+        .err()
+        .expect("stopped");
         assert!(matches!(error, AnalyzeError::TooLarge { .. }), "{error:?}");
         assert!(error.to_string().contains("100 KB"), "{error}");
         assert!(started.elapsed() < Duration::from_secs(5));
-        let written: usize = std::fs::read_dir(&dir).unwrap().count();
-        assert!(written < 20, "stopped early, after {written} parts");
+        let count = || std::fs::read_dir(&dir).unwrap().count();
+        let written = count();
+        assert!(written < 30, "stopped early, after {written} parts");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(count(), written, "the background writer was stopped too");
+    }
+
+    #[tokio::test]
+    async fn a_command_past_its_deadline_is_stopped() {
+        let mut command = tokio::process::Command::new("sh");
+        command.arg("-c").arg("sleep 30 & wait");
+        let started = std::time::Instant::now();
+        let error = supervise(
+            command,
+            Supervision {
+                program: "sh",
+                display: "git clone".into(),
+                timeout: Duration::from_millis(300),
+                grows: None,
+            },
+        )
+        .await
+        .err()
+        .expect("stopped");
+        assert!(matches!(error, AnalyzeError::Timeout { .. }), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     /// git, given the pin, connects to the checked address even for a name that does not
