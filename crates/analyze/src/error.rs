@@ -6,12 +6,19 @@
 
 use std::path::PathBuf;
 
+use crate::fetch::monorepo::{ServerCandidate, describe_candidates};
+
 /// The source forms [`crate::parse_source`] accepts, repeated in every "bad source" error.
 pub const ACCEPTED_SOURCES: &str = "accepted sources: npm:<name>[@<version-or-range>] \
 (e.g. npm:@modelcontextprotocol/server-everything), pypi:<name>[==<version>] \
-(e.g. pypi:mcp-server-time), a local folder (/abs/path, ./relative, ~/path or file:<path>), \
-or a git URL (https://host/owner/repo.git, git@host:owner/repo.git, ssh://..., git://..., \
-file:///path/to/repo) with an optional #<branch-tag-or-commit>";
+(e.g. pypi:mcp-server-time), an MCP registry name registry:<namespace>/<name>[@<version>] \
+(or io.github.owner/server without the prefix), a GitHub URL (https://github.com/owner/repo, \
+github.com/owner/repo, git@github.com:owner/repo.git, .../tree/<branch>/<folder>, \
+.../blob/<branch>/<file>, .../commit/<sha>), a git URL (https://host/owner/repo.git, \
+git@host:owner/repo.git, ssh://..., git://..., file:///path/to/repo), an archive URL \
+(https://host/x.tar.gz, .tgz or .zip), or a local folder (/abs/path, ./relative, ~/path or \
+file:<path>); git and GitHub URLs take #<branch-tag-or-commit>, #<rev>:<folder> or #:<folder>, \
+archives #:<folder>";
 
 /// Everything that can go wrong while analyzing a source.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +101,50 @@ pub enum AnalyzeError {
     #[error("no launch command found: {detail}")]
     NoLaunchCommand { detail: String },
 
+    /// The source holds several servers (a monorepo) and none at its root: the user must pick
+    /// one. Each candidate carries the source string that analyzes it.
+    #[error(
+        "{input} holds {} servers and none at its root; analyze one of them: {}",
+        .candidates.len(),
+        describe_candidates(.candidates)
+    )]
+    SeveralServers {
+        input: String,
+        candidates: Vec<ServerCandidate>,
+    },
+
+    /// The requested subfolder does not exist, is not a folder, or leaves the source.
+    #[error("subfolder {subdir:?} of {input} {reason}")]
+    BadSubdir {
+        input: String,
+        subdir: String,
+        reason: String,
+    },
+
+    /// A host resolves to a private, loopback, link-local or unique-local address, and the
+    /// analyzer is not allowed to reach those.
+    #[error(
+        "refusing to fetch from {host}: {detail}; private, loopback, link-local and unique-local addresses are refused unless the operator allows them (allow_private_network)"
+    )]
+    PrivateNetwork { host: String, detail: String },
+
+    /// An HTTP download failed (connection, TLS or an HTTP error status).
+    #[error("cannot download {url}: {detail}")]
+    Download { url: String, detail: String },
+
+    /// The MCP registry has no server of that name (or not that version).
+    #[error("the MCP registry at {registry} has no server {name}{}", suggestion_text(.suggestions))]
+    McpRegistryNotFound {
+        registry: String,
+        name: String,
+        suggestions: Vec<String>,
+    },
+
+    /// The MCP registry answered, but the entry cannot be analyzed (deleted, no installable
+    /// package or repository, a malformed answer), or the registry could not be read.
+    #[error("MCP registry entry {name}: {detail}")]
+    McpRegistry { name: String, detail: String },
+
     /// A file-system operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -101,6 +152,14 @@ pub enum AnalyzeError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn suggestion_text(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        " (search the registry for the exact name)".into()
+    } else {
+        format!("; similar names: {}", suggestions.join(", "))
+    }
 }
 
 impl AnalyzeError {

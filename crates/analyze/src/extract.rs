@@ -312,7 +312,7 @@ fn check_no_symlink_on_the_way(dest: &Path, rel: &Path) -> Result<(), String> {
 /// A symlink is allowed when its target is relative, stays inside the archive when resolved
 /// from the link's folder, and has `..` only at its start (after a named component a `..`
 /// could climb out of the folder another symlink points to).
-fn check_symlink_target(rel: &Path, target: &Path) -> Result<(), &'static str> {
+pub(crate) fn check_symlink_target(rel: &Path, target: &Path) -> Result<(), &'static str> {
     let mut depth = rel.components().count().saturating_sub(1) as isize;
     let mut seen_normal = false;
     for component in target.components() {

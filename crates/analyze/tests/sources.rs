@@ -22,6 +22,7 @@ fn git(url: &str, rev: Option<&str>) -> Source {
     Source::Git {
         url: url.into(),
         rev: rev.map(String::from),
+        subdir: None,
     }
 }
 
@@ -64,16 +65,16 @@ fn registry_sources() {
 fn git_sources() {
     let cases = [
         (
-            "https://github.com/owner/repo.git",
-            git("https://github.com/owner/repo.git", None),
+            "https://git.example/owner/repo.git",
+            git("https://git.example/owner/repo.git", None),
         ),
         (
-            "https://github.com/owner/repo.git#v1.2.0",
-            git("https://github.com/owner/repo.git", Some("v1.2.0")),
+            "https://git.example/owner/repo.git#v1.2.0",
+            git("https://git.example/owner/repo.git", Some("v1.2.0")),
         ),
         (
-            "git@github.com:owner/repo.git",
-            git("git@github.com:owner/repo.git", None),
+            "git@git.example:owner/repo.git",
+            git("git@git.example:owner/repo.git", None),
         ),
         (
             "ssh://git@host.example/owner/repo#main",
@@ -138,8 +139,7 @@ fn refused_sources_list_the_accepted_forms() {
     let refused = [
         "",
         "left-pad",
-        "github.com/owner/repo",
-        "https://github.com/owner/repo",
+        "https://git.example/owner/repo",
         "npm:",
         "npm:@scope",
         "npm:left-pad@",

@@ -1,13 +1,21 @@
-//! Getting a source onto disk: npm and PyPI through the user's own clients, git through `git`,
-//! local folders in place.
+//! Getting a source onto disk: npm and PyPI through the user's own clients, git (and GitHub)
+//! through `git`, archives and the MCP registry over HTTP, local folders in place.
 //!
 //! Downloads land in `<work_dir>/tmp` and are extracted into a staging folder next to their
 //! final place, then renamed, so that a cached folder under `<work_dir>/sources` is always
 //! complete: an interrupted extraction leaves only a staging folder, which is never reused.
 
+pub(crate) mod archive;
 pub(crate) mod git;
+pub(crate) mod github;
+pub(crate) mod http;
+pub(crate) mod monorepo;
+pub(crate) mod network;
 pub(crate) mod npm;
 pub(crate) mod pypi;
+pub(crate) mod registry;
+pub(crate) mod spec_cache;
+pub(crate) mod subdir;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,6 +35,9 @@ pub(crate) struct Fetched {
     /// For git sources: the commit checked out.
     pub revision: Option<String>,
     pub warnings: Vec<String>,
+    /// What identifies the content (a commit, an archive digest, an exact package version),
+    /// for the spec cache; `None` for local folders, which are never cached.
+    pub content: Option<String>,
 }
 
 /// Creates `dir` (and its parents), with a useful error.

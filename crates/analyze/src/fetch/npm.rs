@@ -31,7 +31,8 @@ pub(crate) async fn fetch(
         None => name.to_string(),
     };
     progress(&format!("resolving npm:{spec}"));
-    let version = resolve(analyzer, name, &spec, requested.unwrap_or("latest")).await?;
+    let (version, integrity) =
+        resolve(analyzer, name, &spec, requested.unwrap_or("latest")).await?;
     let dest = analyzer
         .work_dir
         .join("sources")
@@ -53,6 +54,10 @@ pub(crate) async fn fetch(
     }
     Ok(Fetched {
         root: dest,
+        content: Some(format!(
+            "npm {name}@{version} {}",
+            integrity.as_deref().unwrap_or("")
+        )),
         registry: Some((Registry::Npm, name.to_string(), version)),
         path: None,
         revision: None,
@@ -60,18 +65,20 @@ pub(crate) async fn fetch(
     })
 }
 
-/// `npm view <spec> name version --json`, reduced to the highest matching version.
+/// `npm view <spec> name version dist.integrity --json`, reduced to the highest matching
+/// version and its integrity hash (when the registry reports one).
 async fn resolve(
     analyzer: &Analyzer,
     name: &str,
     spec: &str,
     requested: &str,
-) -> Result<String, AnalyzeError> {
+) -> Result<(String, Option<String>), AnalyzeError> {
     let out = Cmd::new(&analyzer.npm, NPM_TIMEOUT)
         .arg("view")
         .arg(spec)
         .arg("name")
         .arg("version")
+        .arg("dist.integrity")
         .arg("--json")
         .run()
         .await?;
@@ -99,24 +106,27 @@ async fn resolve(
             detail: npm_error_line(&out.stderr),
         });
     }
-    let versions: Vec<String> = match parsed {
+    let versions: Vec<(String, Option<String>)> = match parsed {
         Some(Value::Array(items)) => items.iter().filter_map(version_of).collect(),
         Some(item @ Value::Object(_)) => version_of(&item).into_iter().collect(),
         _ => Vec::new(),
     };
     versions
         .into_iter()
-        .max_by(|a, b| compare_versions(a, b))
+        .max_by(|a, b| compare_versions(&a.0, &b.0))
         .ok_or_else(|| AnalyzeError::NpmVersionNotFound {
             name: name.into(),
             spec: requested.into(),
         })
 }
 
-fn version_of(item: &Value) -> Option<String> {
-    item.get("version")
+fn version_of(item: &Value) -> Option<(String, Option<String>)> {
+    let version = item.get("version").and_then(Value::as_str)?;
+    let integrity = item
+        .get("dist.integrity")
         .and_then(Value::as_str)
-        .map(String::from)
+        .map(String::from);
+    Some((version.to_string(), integrity))
 }
 
 /// `npm pack <name>@<version>`; returns the path of the downloaded tarball.

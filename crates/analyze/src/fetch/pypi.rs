@@ -109,6 +109,7 @@ fn fetched(root: PathBuf, name: &str, version: &str, warnings: Vec<String>) -> F
         path: None,
         revision: None,
         warnings,
+        content: Some(format!("pypi {}=={version}", normalize(name))),
     }
 }
 
