@@ -4,7 +4,7 @@
 use crate::env::{self, Finding, Origin};
 use crate::files::SourceFile;
 use crate::launch::{self, Identity};
-use crate::spec::Evidence;
+use crate::spec::{Evidence, Level};
 use crate::{code_env, readme};
 
 fn file(rel: &str, text: &str) -> SourceFile {
@@ -53,10 +53,14 @@ if (!process.env.EPSILON_ID) {
         get("BETA_URL").default.as_deref(),
         Some("https://example.org")
     );
-    assert_eq!(get("BETA_URL").required, None);
+    assert_eq!(
+        get("BETA_URL").required,
+        Some(false),
+        "a fallback makes it optional"
+    );
     assert_eq!(get("GAMMA_TOKEN").required, Some(true));
     assert_eq!(get("DELTA_MODE").default.as_deref(), Some("fast"));
-    assert_eq!(get("DELTA_MODE").required, None);
+    assert_eq!(get("DELTA_MODE").required, Some(false));
     assert_eq!(get("EPSILON_ID").required, None, "a warning is not an exit");
 }
 
@@ -129,7 +133,7 @@ docker run -i --rm -e DOCKER_ONLY_VAR mcp/some
 |------|--------------|
 | `NOT_AN_ENV_VAR` | tables about tools are ignored |
 "#;
-    let found = readme::find("README.md", text);
+    let found = readme::find("README.md", text, &identity());
     let get = |n: &str| {
         found
             .iter()
@@ -187,11 +191,18 @@ Or `npx @scope/some-server sse` for SSE.
     let choice = launch::choose(&found);
     assert_eq!(choice.args, ["--transport", "stdio"]);
     assert_eq!(choice.evidence.unwrap().line, Some(6));
+    assert!(choice.warnings.is_empty(), "{:?}", choice.warnings);
+    // The user-specific path is not copied: it becomes an optional argument field, since one
+    // of the two stdio invocations goes without it (the SSE one does not count).
+    let fields = launch::merge_args(launch::readme_arg_findings(&found));
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    let path = &fields[0];
     assert_eq!(
-        choice.warnings.len(),
-        1,
-        "the user-specific path is reported, not copied"
+        (path.name.as_str(), path.flag.as_deref(), path.required),
+        ("path", None, false)
     );
+    assert_eq!(path.format.as_deref(), Some("filepath"));
+    assert_eq!(path.confidence.level, Level::Low);
 }
 
 #[test]
@@ -209,7 +220,12 @@ fn launch_args_from_scripts_and_other_commands() {
     assert_eq!(args, [vec![], vec!["--verbose".to_string()]]);
     let choice = launch::choose(&found);
     assert!(choice.args.is_empty());
-    assert_eq!(choice.warnings.len(), 1);
+    assert!(choice.warnings.is_empty());
+    let fields = launch::merge_args(launch::readme_arg_findings(&found));
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!(fields[0].flag.as_deref(), Some("--verbose"));
+    assert_eq!(fields[0].format.as_deref(), Some("boolean"));
+    assert!(!fields[0].required);
 }
 
 #[test]
