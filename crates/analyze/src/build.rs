@@ -179,7 +179,8 @@ pub(crate) fn build(
         progress(&format!("reading {file}"));
         findings.extend(readme::find(file, text, &found.identity));
         let documented = launch::readme_invocations(file, text, &found.identity);
-        arg_findings.extend(launch::readme_arg_findings(&documented));
+        let switches = launch::switches(&arg_findings);
+        arg_findings.extend(launch::readme_arg_findings(&documented, &switches));
         arg_findings.extend(cli::usage_findings(file, text, &found.identity, false));
         invocations.extend(documented);
     } else {

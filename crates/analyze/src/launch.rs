@@ -530,8 +530,13 @@ fn is_plumbing(flag: &str) -> bool {
 
 /// Argument findings from the README's invocations of our server (arguments after the server's
 /// name). One that every such invocation passes is required; the stdio selection is not an
-/// argument field, and invocations selecting another transport are skipped.
-pub(crate) fn readme_arg_findings(invocations: &[Invocation]) -> Vec<ArgFinding> {
+/// argument field, and invocations selecting another transport are skipped. `switches` are
+/// flags known (from declarations or usage lines) to take no value, so that the word after
+/// one is read as a positional argument.
+pub(crate) fn readme_arg_findings(
+    invocations: &[Invocation],
+    switches: &[String],
+) -> Vec<ArgFinding> {
     let ours: Vec<&Invocation> = invocations
         .iter()
         .filter(|i| !selects_other_transport(&i.args))
@@ -557,6 +562,7 @@ pub(crate) fn readme_arg_findings(invocations: &[Invocation]) -> Vec<ArgFinding>
             if arg.len() > 1 && arg.starts_with('-') && arg.parse::<f64>().is_err() {
                 let (flag, value, step) = match arg.split_once('=') {
                     Some((f, v)) => (f.to_string(), Some(v.to_string()), 1),
+                    None if switches.contains(arg) => (arg.clone(), None, 1),
                     None => match args.get(i + 1).filter(|v| !v.starts_with('-')) {
                         Some(v) => (arg.clone(), Some(v.clone()), 2),
                         None => (arg.clone(), None, 1),
@@ -617,6 +623,15 @@ fn name_from_example(example: &str) -> &'static str {
     } else {
         "value"
     }
+}
+
+/// The flags that the findings show as switches without a value.
+pub(crate) fn switches(findings: &[ArgFinding]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.boolean && f.origin != ArgOrigin::Readme)
+        .flat_map(|f| f.spellings().cloned())
+        .collect()
 }
 
 /// One field per flag (matching any spelling) and per position; fields only enriched by
@@ -699,10 +714,13 @@ fn merge_arg(group: &[&ArgFinding]) -> ArgField {
         f.default.clone().filter(|d| !d.is_empty())
     })
     .map(|(d, _)| d);
+    // A declaration, usage line or smithery says whether a flag takes a value; README examples
+    // only when nothing else does.
     let boolean = long.is_some()
         && group
             .iter()
-            .all(|f| f.boolean || f.origin == ArgOrigin::Readme && f.example.is_none());
+            .find(|f| f.origin != ArgOrigin::Readme)
+            .map_or_else(|| group.iter().all(|f| f.boolean), |f| f.boolean);
     let format = if boolean {
         Some("boolean".to_string())
     } else {

@@ -60,3 +60,6 @@ pub(crate) fn normalize(name: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

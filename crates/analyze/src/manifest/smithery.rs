@@ -323,6 +323,18 @@ impl Smithery {
                     format!("{what} in smithery.yaml's commandFunction"),
                 )
             };
+            // The stdio selection is the launch's business, not a field.
+            if let JsArg::Literal(word) = arg {
+                let transport_flag = matches!(word.as_str(), "--transport" | "-t" | "--mode");
+                if transport_flag && args.get(i + 1) == Some(&JsArg::Literal("stdio".into())) {
+                    i += 2;
+                    continue;
+                }
+                if matches!(word.as_str(), "stdio" | "--stdio" | "--transport=stdio") {
+                    i += 1;
+                    continue;
+                }
+            }
             match arg {
                 JsArg::Literal(flag) if flag.starts_with('-') => {
                     if let Some(JsArg::Config(prop)) = args.get(i + 1) {
