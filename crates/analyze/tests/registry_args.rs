@@ -29,14 +29,20 @@ async fn postgres_needs_its_database_url_argument() {
     assert!(spec.launch.args.is_empty());
     assert_eq!(spec.args.len(), 1, "{:?}", spec.args);
     let url = &spec.args[0];
-    assert_eq!((url.name.as_str(), url.flag.as_ref()), ("database-url", None));
+    assert_eq!(
+        (url.name.as_str(), url.flag.as_ref()),
+        ("database-url", None)
+    );
     assert!(url.required, "dist/index.js exits without it");
     assert_eq!(
         url.description,
         "Please provide a database URL as a command-line argument"
     );
     let files: Vec<&str> = url.evidence.iter().map(|e| e.file.as_str()).collect();
-    assert!(files.contains(&"dist/index.js") && files.contains(&"README.md"), "{files:?}");
+    assert!(
+        files.contains(&"dist/index.js") && files.contains(&"README.md"),
+        "{files:?}"
+    );
     assert_eq!(level(&url.confidence), "high");
     assert_eq!(level(&spec.confidence), "high");
 }
@@ -57,7 +63,11 @@ async fn filesystem_takes_its_folders_from_the_usage_line() {
         ],
         "Usage: mcp-server-filesystem [allowed-directory] [additional-directories...]"
     );
-    assert!(spec.args.iter().all(|a| a.format.as_deref() == Some("filepath")));
+    assert!(
+        spec.args
+            .iter()
+            .all(|a| a.format.as_deref() == Some("filepath"))
+    );
     assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
 }
 
@@ -92,8 +102,16 @@ async fn slack_needs_its_token_and_team() {
         .map(|v| v.name.as_str())
         .collect();
     assert_eq!(required, ["SLACK_TEAM_ID", "SLACK_BOT_TOKEN"]);
-    let token = spec.env.iter().find(|v| v.name == "SLACK_BOT_TOKEN").unwrap();
+    let token = spec
+        .env
+        .iter()
+        .find(|v| v.name == "SLACK_BOT_TOKEN")
+        .unwrap();
     assert!(token.secret);
-    assert_eq!(level(&token.confidence), "high", "read by the code and documented");
+    assert_eq!(
+        level(&token.confidence),
+        "high",
+        "read by the code and documented"
+    );
     assert!(spec.args.is_empty());
 }
