@@ -124,6 +124,8 @@ static PY_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
 const CHECK_WINDOW: usize = 8;
 /// How far below that check it looks for the exit itself.
 const EXIT_WINDOW: usize = 5;
+/// A line longer than this is minified code, where "the next lines" mean nothing.
+const MINIFIED_LINE: usize = 400;
 
 /// All environment reads in one source file.
 pub(crate) fn find(file: &SourceFile) -> Vec<Finding> {
@@ -180,7 +182,16 @@ pub(crate) fn find(file: &SourceFile) -> Vec<Finding> {
         }
         .to_string();
         let mut required = None;
-        if exits_when_missing(&lines, line_index, name, binding.as_deref(), lang) {
+        // A non-empty fallback (`?? DEFAULT_URL`, `|| "eu"`) wins over a later check, which
+        // then tests the fallback rather than the variable.
+        let real_fallback = fallback && default.as_deref() != Some("");
+        if real_fallback {
+            required = Some(false);
+            note = match &default {
+                Some(value) => format!("{note}, falling back to {value:?}"),
+                None => format!("{note} with a fallback"),
+            };
+        } else if exits_when_missing(&lines, line_index, name, binding.as_deref(), lang) {
             required = Some(true);
             note.push_str("; the server exits when it is unset");
         } else if subscript && !python_guards(&file.text, &lines, line_index, name) {
@@ -192,9 +203,6 @@ pub(crate) fn find(file: &SourceFile) -> Vec<Finding> {
         } else if let Some(value) = &default {
             required = Some(false);
             note = format!("{note}, falling back to {value:?}");
-        } else if fallback {
-            required = Some(false);
-            note.push_str(" with a fallback");
         }
         let mut finding = Finding::new(
             name,
@@ -432,8 +440,15 @@ fn exits_when_missing(
     };
     let last = (line_index + CHECK_WINDOW).min(lines.len().saturating_sub(1));
     for check_index in line_index..=last {
-        if check.is_match(lines[check_index]) {
-            return exit_follows(lines, check_index, lang);
+        let line = lines[check_index];
+        // Minified code puts a whole library on one line: lines say nothing there.
+        if line.len() > MINIFIED_LINE {
+            return false;
+        }
+        if check.is_match(line) {
+            // `if (!a && !b)` needs one of them, not this one.
+            let either = line.contains("&&") || line.contains(" and ");
+            return !either && exit_follows(lines, check_index, lang);
         }
     }
     false

@@ -10,7 +10,9 @@ use crate::spec::{Confidence, EnvVar, Evidence, Level};
 
 /// Variables that configure the platform or the runtime, not the server: never reported.
 ///
-/// `PORT` and `HOST` are here because stdio servers read them only for their HTTP modes.
+/// `PORT` and `HOST` are here because stdio servers read them only for their HTTP modes;
+/// `NO_DEPRECATION`, `TRACE_DEPRECATION` and `DEBUG_*` settings belong to Node libraries
+/// (`depd`, `debug`) that packages bundle.
 pub const IGNORED_ENV_VARS: &[&str] = &[
     "PATH",
     "HOME",
@@ -68,6 +70,13 @@ pub const IGNORED_ENV_VARS: &[&str] = &[
     "BUILDPLATFORM",
     "BUILDOS",
     "BUILDARCH",
+    "NO_DEPRECATION",
+    "TRACE_DEPRECATION",
+    "DEBUG_FD",
+    "DEBUG_COLORS",
+    "DEBUG_DEPTH",
+    "DEBUG_HIDE_DATE",
+    "DEBUG_SHOW_HIDDEN",
 ];
 
 /// Prefixes of installer settings (`NPM_CONFIG_*`, `PIP_*`, `UV_*`, `POETRY_*`): the package

@@ -220,7 +220,7 @@ pub(crate) fn ours_prefix(words: &[String], identity: &Identity) -> Option<usize
 
 /// The arguments documented for our server in one command line, or `None` if the line runs
 /// something else (docker, another package, an install command).
-pub(crate) fn interpret(
+fn interpret(
     command: &str,
     args: &[String],
     identity: &Identity,

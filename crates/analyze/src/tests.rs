@@ -630,3 +630,44 @@ fn command_args_put_fields_after_the_fixed_arguments() {
     assert!(old.args.is_empty());
     assert_eq!(old.confidence, Confidence::default());
 }
+
+#[test]
+fn fallbacks_either_checks_and_minified_lines() {
+    let source = r#"
+const baseUrl = (process.env.SEARCH_API_URL ?? DEFAULT_API_URL).replace(/\/$/, "");
+const key = process.env.SEARCH_API_KEY || "";
+if (!key) {
+  throw new Error("SEARCH_API_KEY is required");
+}
+const a = process.env.EITHER_TOKEN;
+if (!a && !process.env.EITHER_URL) {
+  throw new Error("set one");
+}
+"#;
+    // A bundled library: one very long line.
+    let minified = format!(
+        "var x=process.env.BUNDLED_FLAG;if(!process.env.BUNDLED_FLAG)throw new TypeError(\"argument namespace is required\");{}\n",
+        "var y=1;".repeat(60)
+    );
+    let source = format!("{source}{minified}");
+    let found = code_env::find(&file("dist/index.js", &source));
+    let get = |n: &str| found.iter().find(|f| f.name == n).unwrap();
+    assert_eq!(get("SEARCH_API_URL").required, Some(false));
+    assert!(
+        get("SEARCH_API_URL")
+            .evidence
+            .note
+            .contains("with a fallback")
+    );
+    assert_eq!(
+        get("SEARCH_API_KEY").required,
+        Some(true),
+        "an empty fallback is no fallback"
+    );
+    assert_eq!(get("EITHER_TOKEN").required, None, "one of two is enough");
+    assert_eq!(
+        get("BUNDLED_FLAG").required,
+        None,
+        "a minified line says nothing"
+    );
+}
