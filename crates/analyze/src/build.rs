@@ -217,10 +217,8 @@ pub(crate) fn build(
         (Some(sj), Some(package)) => launch::from_server_json(package, &sj.file),
         _ => None,
     };
+    let args_from_server_json = declared_args.is_some();
     let args_choice = declared_args.unwrap_or_else(|| launch::choose(&invocations));
-    let args_from_server_json =
-        !args_choice.fields.is_empty() || sj_package.is_some_and(|p| p.package_arguments.is_some());
-    found.warnings.extend(args_choice.warnings);
     let args_evidence = args_choice.evidence.clone();
     found.evidence.extend(args_choice.evidence);
     arg_findings.extend(args_choice.fields);

@@ -44,12 +44,11 @@ pub(crate) struct Invocation {
     pub evidence: Evidence,
 }
 
-/// The chosen arguments, their evidence, any warnings, and the declared argument fields.
+/// The chosen arguments, their evidence, and the declared argument fields.
 #[derive(Debug, Default)]
 pub(crate) struct ArgsChoice {
     pub args: Vec<String>,
     pub evidence: Option<Evidence>,
-    pub warnings: Vec<String>,
     pub fields: Vec<ArgFinding>,
 }
 
@@ -220,11 +219,7 @@ pub(crate) fn ours_prefix(words: &[String], identity: &Identity) -> Option<usize
 
 /// The arguments documented for our server in one command line, or `None` if the line runs
 /// something else (docker, another package, an install command).
-fn interpret(
-    command: &str,
-    args: &[String],
-    identity: &Identity,
-) -> Option<Vec<String>> {
+fn interpret(command: &str, args: &[String], identity: &Identity) -> Option<Vec<String>> {
     let base = command
         .rsplit(['/', '\\'])
         .next()
