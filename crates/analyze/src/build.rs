@@ -2,7 +2,8 @@
 //!
 //! Decides the runtime (from the registry, else from the manifests present), reads the
 //! manifest of that runtime for the package identity and the command, then gathers
-//! environment findings (server.json, code, README) and launch arguments.
+//! environment findings (server.json, smithery.yaml, code, README, `.env.example`,
+//! Dockerfile), launch arguments and argument fields, and says how sure it is.
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -12,12 +13,16 @@ use regex::Regex;
 use crate::env::{self, Finding, Origin};
 use crate::error::AnalyzeError;
 use crate::fetch::Fetched;
-use crate::files::{SourceTree, line_of};
-use crate::launch::{self, Identity, Invocation};
-use crate::manifest::server_json;
-use crate::manifest::{choose_command, node, normalize, python};
+use crate::files::{DOCKERFILES, DOTENV_EXAMPLES, SMITHERY_FILES, SourceFile, SourceTree, line_of};
+use crate::launch::{self, ArgFinding, Identity, Invocation, ours_prefix};
+use crate::manifest::node::clean_path;
+use crate::manifest::{choose_command, cli, dockerfile, dotenv, node, normalize, python};
+use crate::manifest::{server_json, smithery};
 use crate::source::Source;
-use crate::spec::{Evidence, Launch, PackageRef, Registry, Runtime, SPEC_VERSION, ServerSpec};
+use crate::spec::{
+    ArgField, Confidence, EnvVar, Evidence, Launch, Level, PackageRef, Registry, Runtime,
+    SPEC_VERSION, ServerSpec,
+};
 use crate::{code_env, readme};
 
 const README_NAMES: &[&str] = &[
@@ -44,6 +49,13 @@ struct Identified {
     /// Arguments that must come before any documented ones (`-m module`).
     base_args: Vec<String>,
     identity: Identity,
+    /// Folders of the launched entry point (`dist/`, `mcp_server_git/`): argument declarations
+    /// and checks count only there. `""` means the whole package.
+    entry_dirs: Vec<String>,
+    /// The command was picked among several by a guess.
+    command_guessed: bool,
+    /// The command is `python -m module` for want of a console script.
+    command_fallback: bool,
     /// The README text and its file, if any.
     readme: Option<(String, String)>,
     scripts: Vec<(String, String)>,
@@ -105,35 +117,126 @@ pub(crate) fn build(
             findings.push(finding);
         }
     }
+    let mut invocations: Vec<Invocation> = Vec::new();
+    let mut arg_findings: Vec<ArgFinding> = Vec::new();
+
+    let smithery = tree.root_file_ci(SMITHERY_FILES).and_then(smithery::parse);
+    if let Some(config) = &smithery {
+        progress(&format!("reading {}", config.file));
+        findings.extend(config.env_findings());
+        if let Some((command, words)) = config.invocation() {
+            let mut line = vec![command.clone()];
+            line.extend(words.iter().cloned());
+            let shown = line.join(" ");
+            let line_no = config.command.as_ref().and_then(|c| c.line);
+            match ours_prefix(&line, &found.identity) {
+                Some(n) => {
+                    found.evidence.push(Evidence::new(
+                        &config.file,
+                        line_no,
+                        format!("smithery.yaml starts the same server: {shown}"),
+                    ));
+                    arg_findings.extend(config.arg_findings(n - 1));
+                    invocations.push(Invocation {
+                        args: line[n..].to_vec(),
+                        evidence: Evidence::new(
+                            &config.file,
+                            line_no,
+                            format!("documented in smithery.yaml's commandFunction: {shown}"),
+                        ),
+                    });
+                }
+                None => arg_findings.extend(config.arg_findings(script_words(&words))),
+            }
+        }
+    }
+
     let code_files: Vec<_> = tree.code_files().collect();
     progress(&format!(
-        "scanning {} source files for environment variables",
+        "scanning {} source files for environment variables and arguments",
         code_files.len()
     ));
     for file in code_files {
         findings.extend(code_env::find(file));
+        let in_entry = in_entry(file, &found.entry_dirs);
+        arg_findings.extend(cli::usage_findings(
+            &file.rel,
+            &file.text,
+            &found.identity,
+            in_entry,
+        ));
+        if in_entry {
+            arg_findings.extend(cli::code_findings(file));
+        }
     }
-    let mut invocations: Vec<Invocation> = Vec::new();
+    for name in DOTENV_EXAMPLES {
+        if let Some(file) = tree.get(name) {
+            progress(&format!("reading {name}"));
+            findings.extend(dotenv::findings(file));
+        }
+    }
     if let Some((file, text)) = &found.readme {
         progress(&format!("reading {file}"));
-        findings.extend(readme::find(file, text));
-        invocations.extend(launch::readme_invocations(file, text, &found.identity));
+        findings.extend(readme::find(file, text, &found.identity));
+        let documented = launch::readme_invocations(file, text, &found.identity);
+        let switches = launch::switches(&arg_findings);
+        arg_findings.extend(launch::readme_arg_findings(&documented, &switches));
+        arg_findings.extend(cli::usage_findings(file, text, &found.identity, false));
+        invocations.extend(documented);
     } else {
         found
             .warnings
             .push("no README found: variables are described from the code only".into());
     }
     invocations.extend(launch::script_invocations(&found.scripts, &found.identity));
+    if let Some(file) = tree.root_file_ci(DOCKERFILES) {
+        progress(&format!("reading {}", file.rel));
+        let image = dockerfile::parse(file);
+        findings.extend(image.env);
+        if let Some((words, line)) = &image.command
+            && let Some(n) = ours_prefix(words, &found.identity)
+        {
+            let shown = words.join(" ");
+            found.evidence.push(Evidence::new(
+                &image.file,
+                Some(*line),
+                format!("the Dockerfile starts the same server: {shown}"),
+            ));
+            invocations.push(Invocation {
+                args: words[n..].to_vec(),
+                evidence: Evidence::new(
+                    &image.file,
+                    Some(*line),
+                    format!("run by the Dockerfile: {shown}"),
+                ),
+            });
+        }
+    }
 
     let declared_args = match (&server_json, sj_package) {
         (Some(sj), Some(package)) => launch::from_server_json(package, &sj.file),
         _ => None,
     };
+    let args_from_server_json = declared_args.is_some();
     let args_choice = declared_args.unwrap_or_else(|| launch::choose(&invocations));
-    found.warnings.extend(args_choice.warnings);
+    let args_evidence = args_choice.evidence.clone();
     found.evidence.extend(args_choice.evidence);
+    arg_findings.extend(args_choice.fields);
     let mut args = found.base_args.clone();
     args.extend(args_choice.args);
+
+    let env = env::merge(findings);
+    let arg_fields = launch::merge_args(arg_findings);
+    let confidence = spec_confidence(
+        &found,
+        fetched,
+        tree,
+        &env,
+        &arg_fields,
+        args_from_server_json,
+        args_evidence.as_ref(),
+        sj_package.and_then(|p| p.transport.as_deref()),
+    );
 
     let (path, revision) = (fetched.path.clone(), fetched.revision.clone());
     Ok(ServerSpec {
@@ -159,10 +262,153 @@ pub(crate) fn build(
             command: found.command,
             args,
         },
-        env: env::merge(findings),
+        env,
+        args: arg_fields,
+        confidence,
         evidence: found.evidence,
         warnings: found.warnings,
     })
+}
+
+/// How many leading words of a command line not recognised as ours name a script rather than
+/// arguments (`server.py`, `-m pkg`, `run`), so that the rest can be read as arguments.
+fn script_words(words: &[String]) -> usize {
+    let mut skip = 0;
+    while let Some(word) = words.get(skip) {
+        match word.as_str() {
+            "-m" => skip += 2,
+            "-y" | "run" | "--" => skip += 1,
+            w if w.starts_with('-') || w.starts_with('{') => break,
+            _ => skip += 1,
+        }
+    }
+    skip.min(words.len())
+}
+
+/// Whether a code file belongs to the launched entry point.
+fn in_entry(file: &SourceFile, entry_dirs: &[String]) -> bool {
+    entry_dirs
+        .iter()
+        .any(|dir| dir.is_empty() || file.rel.starts_with(&format!("{dir}/")))
+}
+
+/// The folder of each bin file (`dist/index.js` → `dist`).
+fn bin_dirs(bins: &[(String, String)]) -> Vec<String> {
+    let mut dirs: Vec<String> = bins
+        .iter()
+        .map(|(_, target)| {
+            clean_path(target)
+                .rsplit_once('/')
+                .map(|(dir, _)| dir.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// How sure the analyzer is that the spec starts the server, and why: the launch evidence,
+/// lowered by guesses, and by required variables or arguments that rest on weak evidence.
+#[allow(clippy::too_many_arguments)]
+fn spec_confidence(
+    found: &Identified,
+    fetched: &Fetched,
+    tree: &SourceTree,
+    env: &[EnvVar],
+    args: &[ArgField],
+    args_from_server_json: bool,
+    args_evidence: Option<&Evidence>,
+    transport: Option<&str>,
+) -> Confidence {
+    let mut level = Level::High;
+    let mut reasons = Vec::new();
+    let what = match found.runtime {
+        Runtime::Node => "bin",
+        Runtime::Python => "console script",
+    };
+    let whose = if fetched.registry.is_some() {
+        "the published package"
+    } else {
+        "the package's manifest"
+    };
+    if found.command_fallback {
+        level = Level::Low;
+        reasons.push(format!(
+            "no console script: the server is started as python {}",
+            found.base_args.join(" ")
+        ));
+    } else if found.command_guessed {
+        level = Level::Medium;
+        reasons.push(format!(
+            "{} is one of several commands of {whose}, picked by its name",
+            found.command
+        ));
+    } else {
+        reasons.push(format!(
+            "{} is the {what} declared by {whose}",
+            found.command
+        ));
+    }
+    if args_from_server_json {
+        reasons.push("the arguments come from server.json's packageArguments".into());
+    } else if let Some(evidence) = args_evidence {
+        reasons.push(format!(
+            "{} ({})",
+            evidence.note,
+            evidence
+                .line
+                .map_or(evidence.file.clone(), |l| format!("{}:{l}", evidence.file))
+        ));
+    }
+    for corroboration in found
+        .evidence
+        .iter()
+        .filter(|e| e.note.contains("starts the same server"))
+    {
+        reasons.push(corroboration.note.clone());
+    }
+    if let Some(transport) = transport.filter(|t| *t != "stdio") {
+        level = level.min(Level::Medium);
+        reasons.push(format!(
+            "server.json declares the {transport} transport, not stdio"
+        ));
+    }
+    if tree.truncated {
+        level = level.min(Level::Medium);
+        reasons.push("only part of the package was read (too many files)".into());
+    }
+    let required_env: Vec<&EnvVar> = env.iter().filter(|v| v.required).collect();
+    let required_args: Vec<&ArgField> = args.iter().filter(|a| a.required).collect();
+    if !required_env.is_empty() || !required_args.is_empty() {
+        reasons.push(format!(
+            "the user must supply {} variable(s) and {} argument(s)",
+            required_env.len(),
+            required_args.len()
+        ));
+    }
+    let weak: Vec<&str> = required_env
+        .iter()
+        .filter(|v| v.confidence.level == Level::Low)
+        .map(|v| v.name.as_str())
+        .chain(
+            required_args
+                .iter()
+                .filter(|a| a.confidence.level == Level::Low)
+                .map(|a| a.name.as_str()),
+        )
+        .collect();
+    if !weak.is_empty() {
+        level = level.min(Level::Medium);
+        reasons.push(format!(
+            "required but weakly evidenced: {}",
+            weak.join(", ")
+        ));
+    }
+    if found.readme.is_none() {
+        reasons.push("no README: descriptions come from the code only".into());
+    }
+    Confidence { level, reasons }
 }
 
 /// For folders: Node when there is a package.json with a bin, Python when there are Python
@@ -253,6 +499,7 @@ fn identify_node(
             ),
         });
     };
+    let command_guessed = warning.is_some();
     warnings.extend(warning);
     let target = manifest
         .bins
@@ -279,6 +526,9 @@ fn identify_node(
             bin_files: manifest.bins.iter().map(|(_, t)| t.clone()).collect(),
             modules: Vec::new(),
         },
+        entry_dirs: bin_dirs(&manifest.bins),
+        command_guessed,
+        command_fallback: false,
         readme: readme_of(tree),
         scripts: manifest.scripts,
         name,
@@ -350,8 +600,10 @@ fn identify_python(
     };
     let scripts: Vec<String> = manifest.scripts.iter().map(|(n, _)| n.clone()).collect();
     let modules = runnable_modules(tree, &name);
+    let mut command_guessed = false;
     let (command, base_args) = match choose_command(&scripts, &name) {
         Some((command, warning)) => {
+            command_guessed = warning.is_some();
             warnings.extend(warning);
             evidence.extend(
                 manifest
@@ -381,6 +633,8 @@ fn identify_python(
             ("python".to_string(), vec!["-m".to_string(), module.clone()])
         }
     };
+    let entry_dirs = python_entry_dirs(&manifest.scripts, &command, &base_args, &modules);
+    let command_fallback = command == "python";
     let readme = readme_of(tree).or_else(|| manifest.long_description.clone());
     let mcp_name = readme
         .as_ref()
@@ -397,8 +651,11 @@ fn identify_python(
             package: name.clone(),
             commands: scripts,
             bin_files: Vec::new(),
-            modules,
+            modules: modules.clone(),
         },
+        entry_dirs,
+        command_guessed,
+        command_fallback,
         readme,
         scripts: Vec::new(),
         name,
@@ -406,6 +663,33 @@ fn identify_python(
         evidence,
         warnings,
     })
+}
+
+/// The top-level package of the chosen console script (`mcp_server_git:main` →
+/// `mcp_server_git`, at the root and under `src/`), or of the `python -m` module.
+fn python_entry_dirs(
+    scripts: &[(String, String)],
+    command: &str,
+    base_args: &[String],
+    modules: &[String],
+) -> Vec<String> {
+    let package = scripts
+        .iter()
+        .find(|(name, _)| name == command)
+        .map(|(_, target)| {
+            target
+                .split([':', '.'])
+                .next()
+                .unwrap_or(target)
+                .trim()
+                .to_string()
+        })
+        .or_else(|| base_args.get(1).cloned())
+        .or_else(|| modules.first().cloned());
+    match package {
+        Some(p) if !p.is_empty() => vec![p.clone(), format!("src/{p}")],
+        _ => vec![String::new()],
+    }
 }
 
 /// Top-level packages (at the root or under `src/`) with a `__main__.py`, the one named after

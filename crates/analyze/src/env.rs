@@ -1,14 +1,18 @@
 //! Environment variable findings and how they merge into the spec's [`EnvVar`] list.
 //!
-//! Findings come from three places, in decreasing authority: `server.json` (the publisher's
-//! statement), the source code (what the server really reads, and whether it exits without
-//! it), and the README (what the author documents). Merging keeps every piece of evidence.
+//! Findings come from `server.json` (the publisher's statement), `smithery.yaml` (its
+//! `configSchema` mapped through `commandFunction`), the source code (what the server really
+//! reads, and whether it exits without it), the README, `.env.example` and the `Dockerfile`.
+//! Merging keeps every piece of evidence, one [`EnvVar`] per name, and settles each field by a
+//! fixed precedence (see [`Origin`]); the result says how sure it is in a [`Confidence`].
 
-use crate::spec::{EnvVar, Evidence};
+use crate::spec::{Confidence, EnvVar, Evidence, Level};
 
 /// Variables that configure the platform or the runtime, not the server: never reported.
 ///
-/// `PORT` and `HOST` are here because stdio servers read them only for their HTTP modes.
+/// `PORT` and `HOST` are here because stdio servers read them only for their HTTP modes;
+/// `NO_DEPRECATION`, `TRACE_DEPRECATION` and `DEBUG_*` settings belong to Node libraries
+/// (`depd`, `debug`) that packages bundle.
 pub const IGNORED_ENV_VARS: &[&str] = &[
     "PATH",
     "HOME",
@@ -49,14 +53,88 @@ pub const IGNORED_ENV_VARS: &[&str] = &[
     "VIRTUAL_ENV",
     "PWSHELL",
     "COMSPEC",
+    "LC_ALL",
+    "LC_CTYPE",
+    "DEBIAN_FRONTEND",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONHASHSEED",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "FTP_PROXY",
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "NO_DEPRECATION",
+    "TRACE_DEPRECATION",
+    "DEBUG_FD",
+    "DEBUG_COLORS",
+    "DEBUG_DEPTH",
+    "DEBUG_HIDE_DATE",
+    "DEBUG_SHOW_HIDDEN",
 ];
 
-/// Where a finding came from; earlier variants win when they disagree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Prefixes of installer settings (`NPM_CONFIG_*`, `PIP_*`, `UV_*`, `POETRY_*`): the package
+/// manager's, not the server's.
+pub const IGNORED_ENV_PREFIXES: &[&str] = &["NPM_CONFIG_", "PIP_", "UV_", "POETRY_"];
+
+/// Where a finding came from.
+///
+/// Fields are settled by two precedences, both documented in SPEC.md:
+/// - words for people (`description`), and `format`/`choices`: server.json, smithery.yaml,
+///   README, `.env.example`, a code comment, the Dockerfile;
+/// - behaviour (`required`, `default`): server.json, the code, smithery.yaml, README,
+///   `.env.example`, the Dockerfile. What the code does when a variable is unset (exit, or fall
+///   back to a literal) is observed, not stated, so it beats every statement but the
+///   publisher's own server.json.
+///
+/// The variants are in listing order: declared variables first, then those the code reads,
+/// then those only documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Origin {
     ServerJson,
+    Smithery,
     Code,
     Readme,
+    DotEnv,
+    Dockerfile,
+}
+
+impl Origin {
+    fn words_rank(self) -> u8 {
+        match self {
+            Origin::ServerJson => 0,
+            Origin::Smithery => 1,
+            Origin::Readme => 2,
+            Origin::DotEnv => 3,
+            Origin::Code => 4,
+            Origin::Dockerfile => 5,
+        }
+    }
+
+    fn behaviour_rank(self) -> u8 {
+        match self {
+            Origin::ServerJson => 0,
+            Origin::Code => 1,
+            Origin::Smithery => 2,
+            Origin::Readme => 3,
+            Origin::DotEnv => 4,
+            Origin::Dockerfile => 5,
+        }
+    }
+
+    fn is_declaration(self) -> bool {
+        matches!(self, Origin::ServerJson | Origin::Smithery)
+    }
+
+    fn is_documentation(self) -> bool {
+        matches!(self, Origin::Smithery | Origin::Readme | Origin::DotEnv)
+    }
 }
 
 /// One observation about one variable.
@@ -72,6 +150,9 @@ pub(crate) struct Finding {
     pub default: Option<String>,
     pub format: Option<String>,
     pub choices: Vec<String>,
+    /// A finding that only adds to a variable found elsewhere (a smithery property matched by
+    /// its name alone): it never creates a variable.
+    pub enrich_only: bool,
     pub evidence: Evidence,
 }
 
@@ -86,6 +167,7 @@ impl Finding {
             default: None,
             format: None,
             choices: Vec::new(),
+            enrich_only: false,
             evidence,
         }
     }
@@ -99,7 +181,7 @@ pub(crate) fn is_candidate(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && !IGNORED_ENV_VARS.contains(&name)
-        && !name.starts_with("NPM_CONFIG_")
+        && !IGNORED_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// Whether a variable name denotes a credential: one of its `_`-separated words is (or ends
@@ -123,12 +205,47 @@ pub fn is_secret_name(name: &str) -> bool {
     })
 }
 
-/// Merges findings by name into the spec's list: server.json first, then variables the code
-/// reads, then variables only the README mentions; within each group, in order of discovery.
+/// Values in example files and config snippets that stand for "put yours here", never a
+/// usable default: empty, `<...>`, `your-...`, `xxx`, `changeme`, `...`, `sk-...`.
+pub(crate) fn is_placeholder(value: &str) -> bool {
+    let v = value.trim().trim_matches(['"', '\'']).trim();
+    let lower = v.to_ascii_lowercase();
+    v.is_empty()
+        || v.contains(['<', '>'])
+        || v.contains("${")
+        || v.starts_with('$')
+        || lower.contains("your")
+        || lower.contains("xxx")
+        || lower.contains("***")
+        || lower.contains("...")
+        || lower.contains("changeme")
+        || lower.contains("change_me")
+        || lower.contains("change-me")
+        || lower.contains("replace")
+        || lower.contains("placeholder")
+        || lower.contains("insert")
+        || lower.contains("_here")
+        || lower.contains("-here")
+        || lower.contains(" here")
+        || lower.contains("todo")
+        || lower.contains("example")
+        || lower.contains("path/to")
+        || lower.contains("/users/")
+        || matches!(
+            lower.as_str(),
+            "secret" | "token" | "key" | "password" | "none" | "null"
+        )
+}
+
+/// Merges findings by name into the spec's list, in [`Origin`] order of each variable's
+/// strongest finding, then in order of discovery.
 pub(crate) fn merge(mut findings: Vec<Finding>) -> Vec<EnvVar> {
     findings.retain(|f| is_candidate(&f.name));
     let mut order: Vec<(Origin, usize, String)> = Vec::new();
     for (index, finding) in findings.iter().enumerate() {
+        if finding.enrich_only {
+            continue;
+        }
         match order.iter_mut().find(|(_, _, name)| *name == finding.name) {
             Some(entry) => {
                 if finding.origin < entry.0 {
@@ -149,52 +266,151 @@ pub(crate) fn merge(mut findings: Vec<Finding>) -> Vec<EnvVar> {
         .collect()
 }
 
-/// server.json's words first, then the README's, then a comment next to the code.
-fn describe(findings: &[&Finding]) -> String {
-    [Origin::ServerJson, Origin::Readme, Origin::Code]
+/// The first finding, by `rank`, for which `get` gives a value (earlier findings win ties).
+fn first_by<'a, T>(
+    findings: &[&'a Finding],
+    rank: fn(Origin) -> u8,
+    get: impl Fn(&Finding) -> Option<T>,
+) -> Option<(T, &'a Finding)> {
+    let mut sorted: Vec<&Finding> = findings.to_vec();
+    sorted.sort_by_key(|f| rank(f.origin));
+    sorted.into_iter().find_map(|f| get(f).map(|v| (v, f)))
+}
+
+/// `required` by the behaviour precedence; within the deciding origin, "required" wins over
+/// "optional" (one read that exits is enough).
+fn decide_required<'a>(findings: &[&'a Finding]) -> Option<(bool, &'a Finding)> {
+    let (_, first) = first_by(findings, Origin::behaviour_rank, |f| f.required)?;
+    let origin = first.origin;
+    findings
         .iter()
-        .find_map(|origin| {
-            findings
-                .iter()
-                .filter(|f| f.origin == *origin)
-                .find_map(|f| f.description.clone().filter(|d| !d.trim().is_empty()))
-        })
-        .unwrap_or_default()
+        .find(|f| f.origin == origin && f.required == Some(true))
+        .map(|f| (true, *f))
+        .or(Some((first.required == Some(true), first)))
+}
+
+fn place(evidence: &Evidence) -> String {
+    match evidence.line {
+        Some(line) => format!("{}:{line}", evidence.file),
+        None => evidence.file.clone(),
+    }
 }
 
 fn merge_one(name: &str, findings: &[&Finding]) -> EnvVar {
-    let declared = findings.iter().find(|f| f.origin == Origin::ServerJson);
-    let required = match declared.and_then(|f| f.required) {
-        Some(flag) => flag,
-        None => findings.iter().any(|f| f.required == Some(true)),
-    };
-    let secret = match declared.and_then(|f| f.secret) {
-        Some(flag) => flag,
-        None => is_secret_name(name),
-    };
-    let pick = |get: fn(&Finding) -> Option<String>| {
-        findings
-            .iter()
-            .find_map(|f| get(f).filter(|v| !v.trim().is_empty()))
-    };
+    let required = decide_required(findings);
+    let declared_secret = findings
+        .iter()
+        .find(|f| f.origin == Origin::ServerJson)
+        .and_then(|f| f.secret);
+    let secret = declared_secret.unwrap_or_else(|| is_secret_name(name));
+    let description = first_by(findings, Origin::words_rank, |f| {
+        f.description.clone().filter(|d| !d.trim().is_empty())
+    });
+    // A credential never gets a default from an example file: there it is a placeholder or a
+    // leaked key. Placeholders are never defaults anywhere.
+    let default = first_by(findings, Origin::behaviour_rank, |f| {
+        f.default
+            .clone()
+            .filter(|v| !v.trim().is_empty())
+            .filter(|v| f.origin == Origin::ServerJson || !is_placeholder(v))
+            .filter(|_| !secret || matches!(f.origin, Origin::ServerJson | Origin::Code))
+    });
+    let format = first_by(findings, Origin::words_rank, |f| f.format.clone());
+    let choices = first_by(findings, Origin::words_rank, |f| {
+        Some(f.choices.clone()).filter(|c| !c.is_empty())
+    });
     let mut evidence: Vec<Evidence> = Vec::new();
     for finding in findings {
         if !evidence.contains(&finding.evidence) {
             evidence.push(finding.evidence.clone());
         }
     }
+    let confidence = confidence(
+        findings,
+        required.map(|(r, f)| (r, &f.evidence)),
+        declared_secret,
+        secret,
+    );
     EnvVar {
         name: name.to_string(),
-        description: describe(findings),
-        required,
+        description: description.map(|(d, _)| d).unwrap_or_default(),
+        required: required.is_some_and(|(r, _)| r),
         secret,
-        default: pick(|f| f.default.clone()),
-        format: pick(|f| f.format.clone()),
-        choices: findings
-            .iter()
-            .map(|f| f.choices.clone())
-            .find(|c| !c.is_empty())
-            .unwrap_or_default(),
+        default: default.map(|(d, _)| d),
+        format: format.map(|(f, _)| f),
+        choices: choices.map(|(c, _)| c).unwrap_or_default(),
         evidence,
+        confidence,
     }
+}
+
+/// High: declared (server.json, a smithery mapping) or read by the code and documented.
+/// Medium: read by the code only, or documented only. Low: only set in the Dockerfile.
+fn confidence(
+    findings: &[&Finding],
+    required: Option<(bool, &Evidence)>,
+    declared_secret: Option<bool>,
+    secret: bool,
+) -> Confidence {
+    let real: Vec<&&Finding> = findings.iter().filter(|f| !f.enrich_only).collect();
+    let has = |origin: Origin| real.iter().any(|f| f.origin == origin);
+    let mut reasons = Vec::new();
+    for origin in [
+        Origin::ServerJson,
+        Origin::Smithery,
+        Origin::Code,
+        Origin::Readme,
+        Origin::DotEnv,
+        Origin::Dockerfile,
+    ] {
+        let places: Vec<String> = findings
+            .iter()
+            .filter(|f| f.origin == origin)
+            .map(|f| place(&f.evidence))
+            .collect();
+        if places.is_empty() {
+            continue;
+        }
+        let what = match origin {
+            Origin::ServerJson => "declared in server.json",
+            Origin::Smithery => "in smithery.yaml's configSchema",
+            Origin::Code => "read by the code",
+            Origin::Readme => "documented in the README",
+            Origin::DotEnv => "listed in an example .env file",
+            Origin::Dockerfile => "set in the Dockerfile",
+        };
+        let shown: Vec<String> = places.iter().take(3).cloned().collect();
+        let more = if places.len() > 3 { ", ..." } else { "" };
+        reasons.push(format!("{what} ({}{more})", shown.join(", ")));
+    }
+    let level = if has(Origin::ServerJson)
+        || has(Origin::Smithery)
+        || has(Origin::Code) && real.iter().any(|f| f.origin.is_documentation())
+    {
+        Level::High
+    } else if real.iter().any(|f| f.origin != Origin::Dockerfile) {
+        Level::Medium
+    } else {
+        Level::Low
+    };
+    if real.iter().all(|f| !f.origin.is_declaration()) && has(Origin::Code) && level != Level::High
+    {
+        reasons.push("no documentation found for it".into());
+    }
+    match required {
+        Some((flag, evidence)) => reasons.push(format!(
+            "{}: {} ({})",
+            if flag { "required" } else { "optional" },
+            evidence.note,
+            place(evidence)
+        )),
+        None => reasons.push("optional: nothing says the server needs it".into()),
+    }
+    reasons.push(match (declared_secret, secret) {
+        (Some(true), _) => "secret: declared so in server.json".into(),
+        (Some(false), _) => "not secret: declared so in server.json".into(),
+        (None, true) => "secret: its name says it is a credential".into(),
+        (None, false) => "not secret: its name does not look like a credential".into(),
+    });
+    Confidence { level, reasons }
 }

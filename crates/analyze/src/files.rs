@@ -65,7 +65,8 @@ impl SourceTree {
         })
     }
 
-    /// Source code files (JavaScript, TypeScript, Python), excluding tests and type declarations.
+    /// Source code files (JavaScript, TypeScript, Python, Go, Rust), excluding tests, type
+    /// declarations and Cargo build scripts.
     pub fn code_files(&self) -> impl Iterator<Item = &SourceFile> {
         self.files.iter().filter(|f| is_code(&f.rel))
     }
@@ -79,15 +80,36 @@ fn is_code(rel: &str) -> bool {
         || name.starts_with("test_")
         || name.ends_with("_test.py")
         || name == "conftest.py"
+        || name.ends_with("_test.go")
+        || name == "build.rs"
     {
         return false;
     }
     let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
     matches!(
         ext,
-        "js" | "mjs" | "cjs" | "ts" | "mts" | "cts" | "jsx" | "tsx" | "py"
+        "js" | "mjs" | "cjs" | "ts" | "mts" | "cts" | "jsx" | "tsx" | "py" | "go" | "rs"
     )
 }
+
+/// Example environment files, read at the package root: names, defaults and comments.
+pub(crate) const DOTENV_EXAMPLES: &[&str] = &[
+    ".env.example",
+    ".env.sample",
+    ".env.template",
+    ".env.dist",
+    ".env.defaults",
+    ".env.local.example",
+    "env.example",
+    "example.env",
+    "sample.env",
+];
+
+/// Container build files, read at the package root.
+pub(crate) const DOCKERFILES: &[&str] = &["Dockerfile", "Containerfile"];
+
+/// Smithery's configuration, read at the package root.
+pub(crate) const SMITHERY_FILES: &[&str] = &["smithery.yaml", "smithery.yml"];
 
 /// Whether a file is worth reading: code, manifests, READMEs and wheel metadata.
 fn is_interesting(rel: &str) -> bool {
@@ -103,6 +125,14 @@ fn is_interesting(rel: &str) -> bool {
         return true;
     }
     if lower.starts_with("readme") {
+        return true;
+    }
+    let at_root = !rel.contains('/');
+    if at_root
+        && (DOTENV_EXAMPLES.contains(&lower.as_str())
+            || DOCKERFILES.iter().any(|d| d.eq_ignore_ascii_case(name))
+            || SMITHERY_FILES.contains(&lower.as_str()))
+    {
         return true;
     }
     rel.contains(".dist-info/") && matches!(name, "METADATA" | "entry_points.txt")

@@ -1,18 +1,24 @@
 //! Environment variables documented in a README (Markdown or reStructuredText, or the long
 //! description inside a wheel's `METADATA`).
 //!
-//! Recognised: `"env": { "X": ... }` blocks of client config examples, `export X=`, `X=value`
-//! lines and `-e X` in code blocks, Markdown table rows and list items naming an
-//! `UPPER_SNAKE` variable under a heading or header that talks about the environment, and prose
-//! lines such as "set the `X` environment variable". Outside the `env` blocks and code, a
-//! variable must contain an underscore, so that words such as `API` or `JSON` are not taken.
+//! Recognised: `"env": { "X": ... }` blocks of client config examples (JSON code blocks are
+//! parsed, `mcpServers` shapes included, so that the `env` of an entry that runs another
+//! package is left out), `export X=`, `X=value` lines and `-e X` in code blocks, Markdown table
+//! rows and list items naming an `UPPER_SNAKE` variable under a heading or header that talks
+//! about the environment (a Name/Variable column, a Required column and a Default column are
+//! used when present), and prose lines such as "set the `X` environment variable". Outside the
+//! `env` blocks and code, a variable must contain an underscore, so that words such as `API` or
+//! `JSON` are not taken.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+use serde_json::Value;
+
 use crate::env::{Finding, Origin, is_candidate};
 use crate::files::line_at;
+use crate::launch::{Identity, ours_prefix};
 use crate::spec::Evidence;
 
 static ENV_BLOCK: LazyLock<Regex> =
@@ -35,15 +41,146 @@ static LIST_ITEM: LazyLock<Regex> = LazyLock::new(|| {
 static PROSE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)`([A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9])`|\b([A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9])\s+(?:env(?:ironment)?\s+var)").unwrap()
 });
+static LEADING_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[`*_\s]*([A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9])[`*_]*(?:\s|$|\()").unwrap()
+});
 static ENV_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\benv\b|environment|variables?|api[ _-]?keys?|\btokens?\b|credentials?|secrets?|configuration|\bconfig\b").unwrap()
 });
 
+/// Commands that run a package by name: an entry running one that is not ours configures
+/// another server.
+const PACKAGE_RUNNERS: &[&str] = &[
+    "npx", "bunx", "pnpx", "pnpm", "yarn", "bun", "uvx", "uv", "pipx", "node", "python", "python3",
+    "deno",
+];
+
+/// The JSON code blocks of a Markdown text: `(start offset, content)`.
+fn json_blocks(text: &str) -> Vec<(usize, &str)> {
+    let mut blocks = Vec::new();
+    let mut offset = 0;
+    let mut open: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            match open.take() {
+                Some(start) => blocks.push((start, &text[start..offset])),
+                None => open = Some(offset + line.len()),
+            }
+        }
+        offset += line.len();
+    }
+    blocks.retain(|(_, b)| b.trim_start().starts_with(['{', '"']));
+    blocks
+}
+
+/// A JSON snippet as written in READMEs: whole, or a `"mcpServers": {...}` fragment; `//`
+/// comments and trailing commas tolerated.
+fn parse_snippet(block: &str) -> Option<Value> {
+    let cleaned: String = block
+        .lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with("//") { "" } else { l }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cleaned = TRAILING_COMMA.replace_all(&cleaned, "$1");
+    serde_json::from_str(&cleaned)
+        .ok()
+        .or_else(|| serde_json::from_str(&format!("{{{cleaned}}}")).ok())
+}
+
+static TRAILING_COMMA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r",(\s*[}\]])").unwrap());
+
+/// Server entries (`{"command": ..., "args": [...], "env": {...}}`) anywhere in a snippet.
+fn server_entries<'a>(value: &'a Value, out: &mut Vec<&'a serde_json::Map<String, Value>>) {
+    match value {
+        Value::Object(map) => {
+            if map.get("command").is_some_and(Value::is_string)
+                || map.get("env").is_some_and(Value::is_object)
+            {
+                out.push(map);
+            }
+            for child in map.values() {
+                server_entries(child, out);
+            }
+        }
+        Value::Array(list) => list.iter().for_each(|v| server_entries(v, out)),
+        _ => {}
+    }
+}
+
+/// Whether a config entry runs a package other than ours (its `env` is then not ours).
+fn runs_other_package(entry: &serde_json::Map<String, Value>, identity: &Identity) -> bool {
+    let Some(command) = entry.get("command").and_then(Value::as_str) else {
+        return false;
+    };
+    let mut words = vec![command.to_string()];
+    words.extend(
+        entry
+            .get("args")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(String::from)),
+    );
+    let base = command.rsplit(['/', '\\']).next().unwrap_or(command);
+    PACKAGE_RUNNERS.contains(&base) && ours_prefix(&words, identity).is_none()
+}
+
+/// `env` keys of the server entries of the README's JSON code blocks; returns the byte ranges
+/// of the blocks that parsed, so that the plain pattern does not read them again.
+fn snippet_env(
+    file: &str,
+    text: &str,
+    identity: &Identity,
+    findings: &mut Vec<Finding>,
+) -> Vec<(usize, usize)> {
+    let mut handled = Vec::new();
+    for (start, block) in json_blocks(text) {
+        let Some(value) = parse_snippet(block) else {
+            continue;
+        };
+        handled.push((start, start + block.len()));
+        let mut entries = Vec::new();
+        server_entries(&value, &mut entries);
+        for entry in entries {
+            if runs_other_package(entry, identity) {
+                continue;
+            }
+            let Some(env) = entry.get("env").and_then(Value::as_object) else {
+                continue;
+            };
+            for name in env.keys() {
+                let at = block.find(&format!("\"{name}\"")).unwrap_or(0);
+                findings.push(Finding::new(
+                    name,
+                    Origin::Readme,
+                    Evidence::new(
+                        file,
+                        Some(line_at(text, start + at)),
+                        "in an \"env\" block of a README config example",
+                    ),
+                ));
+            }
+        }
+    }
+    handled
+}
+
 /// All documented variables in one README.
-pub(crate) fn find(file: &str, text: &str) -> Vec<Finding> {
+pub(crate) fn find(file: &str, text: &str, identity: &Identity) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let handled = snippet_env(file, text, identity, &mut findings);
     for block in ENV_BLOCK.captures_iter(text) {
         let inner = block.get(1).expect("group 1 always matches");
+        if handled
+            .iter()
+            .any(|(a, b)| (*a..*b).contains(&inner.start()))
+        {
+            continue;
+        }
         for key in ENV_BLOCK_KEY.captures_iter(inner.as_str()) {
             let name = key.get(1).expect("group 1 always matches");
             let line = line_at(text, inner.start() + name.start());
@@ -204,14 +341,24 @@ impl Table {
         if !self.relevant {
             return None;
         }
-        let (name_col, name) = cells.iter().enumerate().find_map(|(i, c)| {
-            let bare = c.trim().trim_matches(['`', '*', '_', ' ']);
-            SNAKE
-                .captures(bare)
-                .filter(|m| m.get(0).map(|g| g.as_str()) == Some(bare))
-                .map(|_| (i, bare.to_string()))
+        let named_col = self.column(&["name", "variable", "env", "key", "setting"]);
+        let in_named = named_col
+            .and_then(|i| cells.get(i).map(|c| (i, c)))
+            .and_then(|(i, c)| {
+                LEADING_NAME
+                    .captures(c.trim())
+                    .map(|m| (i, m[1].to_string()))
+            });
+        let (name_col, name) = in_named.or_else(|| {
+            cells.iter().enumerate().find_map(|(i, c)| {
+                let bare = c.trim().trim_matches(['`', '*', '_', ' ']);
+                SNAKE
+                    .captures(bare)
+                    .filter(|m| m.get(0).map(|g| g.as_str()) == Some(bare))
+                    .map(|_| (i, bare.to_string()))
+            })
         })?;
-        let required_col = self.column(&["required", "mandatory"]);
+        let required_col = self.column(&["required", "mandatory", "optional"]);
         let default_col = self.column(&["default"]);
         let description_col = self
             .column(&["description", "purpose", "meaning", "notes", "what"])
@@ -228,7 +375,11 @@ impl Table {
             .and_then(|i| cells.get(i))
             .map(|c| clean(c))
             .filter(|d| !d.is_empty());
+        let optional_header = required_col
+            .and_then(|i| self.header.get(i))
+            .is_some_and(|h| h.contains("optional") && !h.contains("required"));
         finding.required = match required_col.and_then(|i| cells.get(i)) {
+            Some(cell) if optional_header => yes_no(cell).map(|optional| !optional),
             Some(cell) => yes_no(cell),
             None => required_words(&cells.join(" ")),
         };

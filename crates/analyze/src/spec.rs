@@ -4,12 +4,18 @@
 //! two in step. Every finding carries [`Evidence`] so that a user (or a later check) can see why
 //! the analyzer believes it.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 /// The version of the [`ServerSpec`] format; bump it when a field changes meaning.
-pub const SPEC_VERSION: u32 = 1;
+///
+/// 2 added `args` (command-line arguments the user supplies), `confidence` on the spec, on each
+/// variable and on each argument, and readers for `smithery.yaml`, `Dockerfile` and
+/// `.env.example`. A format-1 spec still deserializes: the new fields take their defaults.
+pub const SPEC_VERSION: u32 = 2;
 
 /// How to install and launch one MCP stdio server, and which environment it needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,10 +41,148 @@ pub struct ServerSpec {
     pub launch: Launch,
     /// The environment variables the server reads or documents.
     pub env: Vec<EnvVar>,
+    /// Command-line arguments the user supplies at deploy time (a database URL, allowed
+    /// folders, `--repository PATH`); [`ServerSpec::command_args`] puts them after
+    /// `launch.args`.
+    #[serde(default)]
+    pub args: Vec<ArgField>,
+    /// How sure the analyzer is that `launch` starts the server, and why.
+    #[serde(default)]
+    pub confidence: Confidence,
     /// Why the analyzer chose this runtime, package and launch command.
     pub evidence: Vec<Evidence>,
     /// Things a human should check: ambiguities, guesses, skipped inputs.
     pub warnings: Vec<String>,
+}
+
+impl ServerSpec {
+    /// The arguments to start the server with: `launch.args`, then each argument field that
+    /// has a value, named ones (`--flag value`, repeated for several values; the flag alone for
+    /// a `boolean` field whose value is `true`) before positional ones (the values in order).
+    ///
+    /// `values` maps [`ArgField::name`] to the user's values; an empty list or empty strings
+    /// count as no value, and a field without a value falls back to its `default`. Names that
+    /// are not fields are ignored.
+    pub fn command_args(
+        &self,
+        values: &BTreeMap<String, Vec<String>>,
+    ) -> Result<Vec<String>, MissingArguments> {
+        let mut command = self.launch.args.clone();
+        let mut positional = Vec::new();
+        let mut missing = Vec::new();
+        for field in &self.args {
+            let given: Vec<String> = values
+                .get(&field.name)
+                .map(|v| v.iter().filter(|s| !s.is_empty()).cloned().collect())
+                .unwrap_or_default();
+            let given = if given.is_empty() {
+                field.default.clone().into_iter().collect()
+            } else if field.repeated {
+                given
+            } else {
+                given.into_iter().take(1).collect()
+            };
+            if given.is_empty() {
+                if field.required {
+                    missing.push(field.name.clone());
+                }
+                continue;
+            }
+            match &field.flag {
+                Some(flag) if field.format.as_deref() == Some("boolean") => {
+                    if given.iter().any(|v| v.eq_ignore_ascii_case("true")) {
+                        command.push(flag.clone());
+                    }
+                }
+                Some(flag) => {
+                    for value in given {
+                        command.push(flag.clone());
+                        command.push(value);
+                    }
+                }
+                None => positional.extend(given),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(MissingArguments(missing));
+        }
+        command.extend(positional);
+        Ok(command)
+    }
+}
+
+/// Required argument fields that were given no value, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingArguments(pub Vec<String>);
+
+impl fmt::Display for MissingArguments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "missing required arguments: {}; give each a value",
+            self.0.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for MissingArguments {}
+
+/// How sure the analyzer is of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Guessed from a name or a single weak hint: check it.
+    Low,
+    /// Documented or observed in one kind of place.
+    Medium,
+    /// Declared by the publisher, or observed in the code and documented.
+    High,
+}
+
+/// A confidence level with the reasons for it, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confidence {
+    pub level: Level,
+    pub reasons: Vec<String>,
+}
+
+impl Default for Confidence {
+    /// What a format-1 spec reads back as: nothing was assessed.
+    fn default() -> Confidence {
+        Confidence {
+            level: Level::Low,
+            reasons: Vec::new(),
+        }
+    }
+}
+
+/// One command-line argument the user supplies, shown as a form field like a variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgField {
+    /// The field's key: the flag without its dashes (`repository`), or the documented name of
+    /// a positional argument (`allowed-directory`).
+    pub name: String,
+    /// The flag (`--repository`); `null` for a positional argument.
+    pub flag: Option<String>,
+    /// What it is for; empty when nothing documents it.
+    pub description: String,
+    /// The server refuses to start (or is documented to need it) without it.
+    pub required: bool,
+    /// It takes several values (`<dir>...`): each becomes its own word (or `--flag value` pair).
+    pub repeated: bool,
+    /// Its value is a credential (by its name): store it encrypted, never display it.
+    pub secret: bool,
+    /// The value used when the user gives none, if known.
+    pub default: Option<String>,
+    /// `boolean` for a switch without a value; else `string`, `number`, `filepath` when known.
+    pub format: Option<String>,
+    /// The allowed values; empty when unrestricted.
+    pub choices: Vec<String>,
+    /// Where it was found.
+    pub evidence: Vec<Evidence>,
+    /// How sure the analyzer is that the server takes this argument.
+    pub confidence: Confidence,
 }
 
 /// The language runtime of a server.
@@ -109,6 +253,9 @@ pub struct EnvVar {
     pub choices: Vec<String>,
     /// Where it was found.
     pub evidence: Vec<Evidence>,
+    /// How sure the analyzer is that the server reads it, and why it is (not) required.
+    #[serde(default)]
+    pub confidence: Confidence,
 }
 
 /// One place in the package that supports a finding.

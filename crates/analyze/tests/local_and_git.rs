@@ -88,11 +88,21 @@ async fn python_folder_with_server_json() {
     assert_eq!(spec.launch.command, "catwalk-weather-mcp");
     // server.json's packageArguments win over the README's invocation.
     assert_eq!(spec.launch.args, ["--transport", "stdio"]);
-    assert!(
-        spec.warnings.iter().any(|w| w.contains("data_dir")),
-        "{:?}",
-        spec.warnings
+    // Its required positional argument without a value is a field the user fills in, matched
+    // with the README's `~/weather-data`.
+    assert_eq!(spec.args.len(), 1, "{:?}", spec.args);
+    let data_dir = &spec.args[0];
+    assert_eq!(
+        (
+            data_dir.name.as_str(),
+            data_dir.flag.as_deref(),
+            data_dir.required
+        ),
+        ("data-dir", None, true)
     );
+    assert_eq!(data_dir.description, "Where forecasts are cached");
+    assert_eq!(data_dir.evidence.len(), 2);
+    assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
     assert_eq!(
         spec.mcp_name.as_deref(),
         Some("io.github.catwalk/weather-fixture")

@@ -1,11 +1,16 @@
-//! Readers for the manifests that say what a package is and how to start it.
+//! Readers for the files that say what a package is, how to start it and what it needs.
 //!
-//! Each reader takes text already loaded by [`crate::files::scan`] and returns plain data with
-//! line numbers for evidence; none of them touches the file system or decides anything.
+//! Each reader takes text already loaded by [`crate::files::scan`] and returns plain data, or
+//! findings, with line numbers for evidence; none of them touches the file system, and the
+//! merging (which finding wins) is left to [`crate::env`] and [`crate::launch`].
 
+pub(crate) mod cli;
+pub(crate) mod dockerfile;
+pub(crate) mod dotenv;
 pub(crate) mod node;
 pub(crate) mod python;
 pub(crate) mod server_json;
+pub(crate) mod smithery;
 
 /// Picks the command to launch among several (npm bins, console scripts).
 ///
@@ -55,3 +60,6 @@ pub(crate) fn normalize(name: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -37,6 +37,11 @@ pub(crate) struct SjArgument {
     pub default: Option<String>,
     pub value_hint: Option<String>,
     pub required: bool,
+    pub repeated: bool,
+    pub description: Option<String>,
+    pub format: Option<String>,
+    pub choices: Vec<String>,
+    pub line: Option<u32>,
 }
 
 /// One `environmentVariables[]` entry.
@@ -71,6 +76,17 @@ fn flag(object: &Value, keys: &[&str]) -> bool {
         .unwrap_or(false)
 }
 
+fn strings(object: &Value, key: &str) -> Vec<String> {
+    field(object, &[key])
+        .and_then(Value::as_array)
+        .map(|c| {
+            c.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Parses `server.json`; `None` when it is not JSON or not an object.
 pub(crate) fn parse(file: &SourceFile) -> Option<ServerJson> {
     let value: Value = serde_json::from_str(&file.text).ok()?;
@@ -101,14 +117,7 @@ fn parse_package(package: &Value, raw: &str) -> SjPackage {
                         secret: flag(e, &["isSecret", "is_secret"]),
                         default: text(e, &["default"]),
                         format: text(e, &["format"]),
-                        choices: field(e, &["choices"])
-                            .and_then(Value::as_array)
-                            .map(|c| {
-                                c.iter()
-                                    .filter_map(|v| v.as_str().map(String::from))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
+                        choices: strings(e, "choices"),
                         name,
                     })
                 })
@@ -119,13 +128,26 @@ fn parse_package(package: &Value, raw: &str) -> SjPackage {
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()
-                .map(|a| SjArgument {
-                    named: text(a, &["type"]).as_deref() == Some("named"),
-                    name: text(a, &["name"]),
-                    value: text(a, &["value"]),
-                    default: text(a, &["default"]),
-                    value_hint: text(a, &["valueHint", "value_hint"]),
-                    required: flag(a, &["isRequired", "is_required"]),
+                .map(|a| {
+                    let name = text(a, &["name"]);
+                    let value_hint = text(a, &["valueHint", "value_hint"]);
+                    let line = name
+                        .as_ref()
+                        .or(value_hint.as_ref())
+                        .and_then(|n| line_of(raw, &format!("\"{n}\"")));
+                    SjArgument {
+                        named: text(a, &["type"]).as_deref() == Some("named"),
+                        value: text(a, &["value"]),
+                        default: text(a, &["default"]),
+                        required: flag(a, &["isRequired", "is_required"]),
+                        repeated: flag(a, &["isRepeated", "is_repeated"]),
+                        description: text(a, &["description"]),
+                        format: text(a, &["format"]),
+                        choices: strings(a, "choices"),
+                        name,
+                        value_hint,
+                        line,
+                    }
                 })
                 .collect()
         });
