@@ -310,6 +310,33 @@ async fn a_sandboxed_server_sees_only_its_own_processes() {
 }
 
 #[tokio::test]
+async fn a_sandboxed_server_has_no_capabilities_and_cannot_create_namespaces() {
+    let host = Host::new();
+    let (mut instance, _sink) = host.start(&host.policy());
+    let status = read(&mut instance, Path::new("/proc/self/status")).await;
+    let text = status["text"].as_str().unwrap();
+    for set in ["CapPrm", "CapEff", "CapAmb"] {
+        assert!(
+            text.contains(&format!("{set}:\t0000000000000000")),
+            "{set}: {text}"
+        );
+    }
+    // Control: the same call works outside the sandbox on this host.
+    let outside = std::process::Command::new("unshare")
+        .args(["--user", "true"])
+        .status()
+        .unwrap();
+    assert!(outside.success());
+    let unshare = ask(
+        &mut instance,
+        json!({"op": "run", "argv": ["unshare", "--user", "true"]}),
+    )
+    .await;
+    assert_ne!(unshare["code"], json!(0), "{unshare}");
+    instance.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
 async fn writes_land_only_in_home_and_data_and_persist_across_starts() {
     let host = Host::new();
     let policy = host.policy();
@@ -344,6 +371,20 @@ async fn writes_land_only_in_home_and_data_and_persist_across_starts() {
         );
         assert!(!outside.exists(), "{outside:?} was written");
     }
+    // /proc is read-only: uid 0 could otherwise write kernel settings. (The hostname is the
+    // sandbox's own UTS namespace's, so trying is harmless.)
+    let sysctl = write(
+        &mut instance,
+        Path::new("/proc/sys/kernel/hostname"),
+        "pwned",
+    )
+    .await;
+    assert!(
+        sysctl["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("Read-only file system")),
+        "{sysctl}"
+    );
     instance.stop(Duration::from_secs(5)).await;
     // The private /tmp was not the host's.
     assert!(!host_tmp_probe.exists());

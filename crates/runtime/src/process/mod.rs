@@ -295,24 +295,23 @@ fn launch(
     let spawned = spawner::spawn(command, runtime);
     // Only the child may hold the write end now, so the read end sees EOF when bwrap is done.
     let info_read = info_pipe.map(|(read, _)| read);
-    let mut child = match spawned {
-        Ok(child) => child,
+    let tracked = spawned.and_then(|mut child| {
+        let pid = child
+            .id()
+            .ok_or_else(|| io::Error::other("the process exited before it could be tracked"))?;
+        match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+            (Some(stdin), Some(stdout), Some(stderr)) => Ok((child, pid, stdin, stdout, stderr)),
+            _ => Err(io::Error::other("the process pipes were not created")),
+        }
+    });
+    let (mut child, pid, stdin, stdout, stderr) = match tracked {
+        Ok(tracked) => tracked,
         Err(error) => {
             if let Some(cgroup) = &prepared.cgroup {
                 cgroup.remove_now();
             }
             return Err(fail(error));
         }
-    };
-    let pid = child.id().ok_or_else(|| {
-        fail(io::Error::other(
-            "the process exited before it could be tracked",
-        ))
-    })?;
-    let (Some(stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        return Err(fail(io::Error::other("the process pipes were not created")));
     };
     logs.line("catwalk", &start_line(spec, sandbox, pid, &prepared));
     for warning in &prepared.warnings {
