@@ -211,6 +211,27 @@ fn probe_finds_bwrap_and_explains_when_it_is_missing_or_cannot_work() {
                 .contains("No permissions to create new namespace"),
         "{broken}"
     );
+
+    // A bubblewrap older than 0.8: no --disable-userns, the rest works.
+    let old = dir.path().join("old-bwrap");
+    std::fs::write(
+        &old,
+        format!(
+            "#!/bin/sh\nfor arg in \"$@\"; do\n  if [ \"$arg\" = --disable-userns ]; then\n    \
+             echo 'bwrap: Unknown option --disable-userns' >&2; exit 1\n  fi\ndone\n\
+             exec {} \"$@\"\n",
+            sandbox.program().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let older = Sandbox::probe_program(&old).unwrap();
+    assert!(!older.blocks_nested_userns());
+    assert!(
+        older
+            .to_string()
+            .contains("too old to keep servers from creating user namespaces")
+    );
 }
 
 #[test]

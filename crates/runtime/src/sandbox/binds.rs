@@ -206,7 +206,7 @@ impl<'a> ToolFinder<'a> {
     }
 
     fn add(&mut self, dir: PathBuf) {
-        if !is_system(&dir) && check_not_hidden(&dir, self.hidden).is_ok() {
+        if !is_system(&dir) && self.acceptable_root(&dir) {
             self.found.push(dir);
         }
     }
@@ -241,6 +241,7 @@ impl<'a> ToolFinder<'a> {
             .find(|candidate| self.acceptable_root(candidate))
     }
 
+    /// Not `/`, not a top-level directory, not a home directory, and showing nothing hidden.
     fn acceptable_root(&self, candidate: &Path) -> bool {
         let depth = candidate
             .components()

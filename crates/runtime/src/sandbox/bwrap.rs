@@ -43,7 +43,9 @@ pub(crate) fn args(sandbox: &Sandbox, layout: &Layout) -> Vec<OsString> {
     system(&mut args);
     match &layout.tmp {
         Tmp::Tmpfs(size) => {
-            if let Some(size) = size {
+            if let Some(size) = size
+                && sandbox.sizes_tmpfs
+            {
                 args.push(["--size", &size.to_string()]);
             }
             args.push(["--tmpfs", "/tmp"]);
@@ -67,12 +69,15 @@ pub(crate) fn args(sandbox: &Sandbox, layout: &Layout) -> Vec<OsString> {
     args.0
 }
 
-/// The arguments of the availability probe: every namespace and the system part, as a real
-/// sandbox without network has them.
+/// The arguments of the availability probe: every namespace, the system part and a sized
+/// `/tmp`, as a real sandbox without network has them.
 pub(crate) fn probe_args(sandbox: &Sandbox) -> Vec<OsString> {
     let mut args = Args::default();
     namespaces(&mut args, sandbox, false);
     system(&mut args);
+    if sandbox.sizes_tmpfs {
+        args.push(["--size", "1048576"]);
+    }
     args.push(["--tmpfs", "/tmp", "--remount-ro", "/"]);
     args.0
 }

@@ -52,6 +52,9 @@ pub struct Sandbox {
     version: String,
     /// `--disable-userns` works (bubblewrap 0.8 and later).
     blocks_nested_userns: bool,
+    /// `--size` for a tmpfs works (bubblewrap 0.7 and later); without it `/tmp` is unbounded
+    /// but for the memory cgroup, which its pages count against.
+    sizes_tmpfs: bool,
     hidden: Vec<PathBuf>,
 }
 
@@ -138,24 +141,33 @@ impl Sandbox {
             bwrap,
             version,
             blocks_nested_userns: true,
+            sizes_tmpfs: true,
             hidden: Vec::new(),
         };
-        let first = sandbox.run_probe();
-        let Err(first_error) = first else {
-            return Ok(sandbox);
+        // An older bubblewrap lacks some options; everything else still applies. Each retry
+        // drops the option it complained about.
+        let mut error = match sandbox.run_probe() {
+            Ok(_) => return Ok(sandbox),
+            Err(error) => error,
         };
-        // bubblewrap before 0.8 has no --disable-userns; everything else still applies.
-        if first_error.contains("disable-userns") {
-            sandbox.blocks_nested_userns = false;
-            if sandbox.run_probe().is_ok() {
-                return Ok(sandbox);
+        for _ in 0..2 {
+            if error.contains("--disable-userns") && sandbox.blocks_nested_userns {
+                sandbox.blocks_nested_userns = false;
+            } else if error.contains("--size") && sandbox.sizes_tmpfs {
+                sandbox.sizes_tmpfs = false;
+            } else {
+                break;
             }
+            error = match sandbox.run_probe() {
+                Ok(_) => return Ok(sandbox),
+                Err(error) => error,
+            };
         }
         Err(unavailable(format!(
-            "{} cannot create a sandbox on this host: {first_error}. It needs to create \
-             namespaces: as root that works unless a container forbids it; as another user, \
-             unprivileged user namespaces must be enabled (kernel.unprivileged_userns_clone=1, \
-             and on Ubuntu 24.04 and later an AppArmor profile allowing bwrap to use them)",
+            "{} cannot create a sandbox on this host: {error}. It needs to create namespaces: \
+             as root that works unless a container forbids it; as another user, unprivileged \
+             user namespaces must be enabled (kernel.unprivileged_userns_clone=1, and on Ubuntu \
+             24.04 and later an AppArmor profile allowing bwrap to use them)",
             sandbox.bwrap.display()
         )))
     }
@@ -278,6 +290,9 @@ impl fmt::Display for Sandbox {
                 f,
                 "; too old to keep servers from creating user namespaces (0.8 or later does)"
             )?;
+        }
+        if !self.sizes_tmpfs {
+            write!(f, "; too old to cap the size of /tmp (0.7 or later does)")?;
         }
         Ok(())
     }

@@ -23,6 +23,7 @@ fn sandbox() -> Sandbox {
         bwrap: PathBuf::from("/usr/bin/bwrap"),
         version: "bubblewrap 0.8.0".to_string(),
         blocks_nested_userns: true,
+        sizes_tmpfs: true,
         hidden: Vec::new(),
     }
 }
