@@ -8,17 +8,28 @@
 //!   needs the network.
 //! - [`spawn`] starts one server process with exactly the environment it is given, exposes its
 //!   stdin and stdout as channels of lines, sends its stderr to a [`LogSink`], and [`Instance::stop`]
-//!   takes down the whole process group.
+//!   takes down the whole process group. [`spawn_sandboxed`] does the same inside a bubblewrap
+//!   sandbox ([`Sandbox`], [`SandboxPolicy`]) with enforced [`ResourceLimits`];
+//!   [`spawn_with_limits`] applies the limits without the sandbox.
 //!
-//! Deliberately absent for now (the shapes leave room for them): sandboxing with bubblewrap
-//! (it will wrap [`ProcessSpec`] into a `bwrap` invocation), health checks, restarts with
+//! The [`Installer`] runs npm and pip in the same kind of sandbox when given one.
+//!
+//! Deliberately absent for now (the shapes leave room for them): health checks, restarts with
 //! backoff and scale to zero (a supervisor built on [`Instance::take_exit`] and
 //! [`Instance::stop`]). This crate knows nothing about HTTP or MCP sessions.
 
 mod error;
 mod install;
 mod process;
+mod sandbox;
 
 pub use error::RuntimeError;
 pub use install::{Installed, Installer, PackageKind, PackageToInstall};
-pub use process::{ExitInfo, Instance, LogSink, ProcessSpec, base_env, spawn};
+pub use process::{
+    ExitInfo, Instance, LimitExceeded, LogSink, ProcessSpec, base_env, spawn, spawn_sandboxed,
+    spawn_with_limits,
+};
+pub use sandbox::{
+    Enforcement, LimitSupport, ResourceLimits, Sandbox, SandboxPolicy, SandboxUnavailable,
+    limit_support,
+};

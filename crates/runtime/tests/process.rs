@@ -78,7 +78,8 @@ async fn stdout_is_the_message_stream_and_stderr_goes_to_the_logs() {
         exit,
         ExitInfo {
             code: Some(0),
-            signal: None
+            signal: None,
+            limit: None
         }
     );
     assert!(
@@ -115,7 +116,8 @@ async fn a_child_ignoring_eof_and_sigterm_is_killed_after_the_grace_periods() {
         exit,
         ExitInfo {
             code: None,
-            signal: Some(9)
+            signal: Some(9),
+            limit: None
         }
     );
     assert_eq!(exit.to_string(), "killed by signal 9 (SIGKILL)");
@@ -191,7 +193,8 @@ async fn a_crash_is_reported_with_its_exit_code_and_stderr() {
         exit,
         ExitInfo {
             code: Some(3),
-            signal: None
+            signal: None,
+            limit: None
         }
     );
     assert_eq!(exit.to_string(), "exited with code 3");
@@ -225,7 +228,8 @@ async fn death_by_signal_is_reported_as_such() {
         exit,
         ExitInfo {
             code: None,
-            signal: Some(9)
+            signal: Some(9),
+            limit: None
         }
     );
 }

@@ -3,17 +3,22 @@
 use std::path::Path;
 
 use super::command::{self, Progress};
-use super::{Installer, PackageToInstall};
+use super::jail::Jail;
+use super::{Installer, PackageToInstall, names};
 
 /// `npm install` into `prefix`. A local folder is first packed into a tarball and the tarball is
 /// installed, because installing a folder directly would only link to it: the cache would then
 /// change whenever the folder does.
+///
+/// In a jail the folder is shown read-only: `npm pack` only reads it (a `prepare` script that
+/// writes into it fails there).
 pub(crate) async fn install_npm(
     installer: &Installer,
     pkg: &PackageToInstall,
     folder: Option<&Path>,
-    cache_dir: &Path,
+    work: &Path,
     prefix: &Path,
+    mut jail: Option<Jail<'_>>,
     progress: Progress<'_>,
 ) -> Result<(), String> {
     let prefix_arg = path_arg(prefix)?;
@@ -29,47 +34,54 @@ pub(crate) async fn install_npm(
     let Some(folder) = folder else {
         let spec = format!("{}@{}", pkg.name, pkg.version);
         install_args.push(&spec);
-        return command::run(&installer.npm, &install_args, prefix, progress).await;
+        return command::run(
+            &installer.npm,
+            &install_args,
+            prefix,
+            jail.as_ref(),
+            progress,
+        )
+        .await;
     };
+    if let Some(jail) = jail.as_mut() {
+        jail.read_only.push(folder.to_path_buf());
+    }
 
     // The tarball lives outside the prefix so that the finished entry holds only the install.
-    let pack_dir = cache_dir.join("tmp").join(format!(
-        "pack-{}-{}",
-        std::process::id(),
-        prefix
-            .file_name()
-            .and_then(|name| name.to_str())
-            .unwrap_or("local")
-    ));
-    let _ = std::fs::remove_dir_all(&pack_dir);
+    let pack_dir = work.join("pack");
     std::fs::create_dir_all(&pack_dir)
         .map_err(|error| format!("cannot create {}: {error}", pack_dir.display()))?;
-    let result = async {
-        let pack_args = [
-            "pack",
-            path_arg(folder)?,
-            "--pack-destination",
-            path_arg(&pack_dir)?,
-            "--no-update-notifier",
-        ];
-        command::run(&installer.npm, &pack_args, &pack_dir, progress).await?;
-        let tarball = find_tarball(&pack_dir)?;
-        let mut args = install_args.clone();
-        args.push(path_arg(&tarball)?);
-        command::run(&installer.npm, &args, prefix, progress).await
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&pack_dir);
-    result
+    let pack_args = [
+        "pack",
+        path_arg(folder)?,
+        "--pack-destination",
+        path_arg(&pack_dir)?,
+        "--no-update-notifier",
+    ];
+    command::run(
+        &installer.npm,
+        &pack_args,
+        &pack_dir,
+        jail.as_ref(),
+        progress,
+    )
+    .await?;
+    let tarball = find_tarball(&pack_dir)?;
+    let mut args = install_args.clone();
+    args.push(path_arg(&tarball)?);
+    command::run(&installer.npm, &args, prefix, jail.as_ref(), progress).await
 }
 
-/// A virtual environment at `prefix`, then `pip install` into it (a local folder is built and
-/// copied in, not installed in editable mode).
+/// A virtual environment at `prefix`, then `pip install` into it. A local folder is copied
+/// into the work folder first (the files its cache key hashes) and built from there: pip builds
+/// in the source tree, which must neither change the user's folder nor need write access to it.
 pub(crate) async fn install_pypi(
     installer: &Installer,
     pkg: &PackageToInstall,
     folder: Option<&Path>,
+    work: &Path,
     prefix: &Path,
+    jail: Option<Jail<'_>>,
     progress: Progress<'_>,
 ) -> Result<(), String> {
     let prefix_arg = path_arg(prefix)?;
@@ -77,12 +89,23 @@ pub(crate) async fn install_pypi(
         &installer.python,
         &["-m", "venv", prefix_arg],
         prefix,
+        jail.as_ref(),
         progress,
     )
     .await?;
     let venv_python = prefix.join("bin").join("python");
     let requirement = match folder {
-        Some(folder) => path_arg(folder)?.to_string(),
+        Some(folder) => {
+            let copy = work.join("src");
+            names::copy_folder(folder, &copy, pkg.kind).map_err(|error| {
+                format!(
+                    "cannot copy {} to {}: {error}",
+                    folder.display(),
+                    copy.display()
+                )
+            })?;
+            path_arg(&copy)?.to_string()
+        }
         None => format!("{}=={}", pkg.name, pkg.version),
     };
     let pip_args = [
@@ -95,7 +118,14 @@ pub(crate) async fn install_pypi(
         "off",
         &requirement,
     ];
-    command::run(path_arg(&venv_python)?, &pip_args, prefix, progress).await
+    command::run(
+        path_arg(&venv_python)?,
+        &pip_args,
+        prefix,
+        jail.as_ref(),
+        progress,
+    )
+    .await
 }
 
 fn find_tarball(dir: &Path) -> Result<std::path::PathBuf, String> {

@@ -2,12 +2,16 @@
 //! keeping the last few lines to explain a failure.
 
 use std::collections::VecDeque;
+use std::io;
 use std::path::Path;
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
+
+use super::jail::Jail;
+use crate::sandbox::{Request, Tmp};
 
 /// How many trailing output lines a failure message quotes: enough for npm's
 /// `npm error code E404` block or pip's `No matching distribution` line, short enough to read.
@@ -29,29 +33,65 @@ pub(crate) fn bound_line(line: &str, max: usize) -> &str {
     &line[..end]
 }
 
-/// Runs `program args` in `cwd` with Catwalk's own environment (so the user's npm and pip
-/// configuration, mirrors and credentials apply) and returns `Err(message)` unless it exits 0.
+/// Runs `program args` in `cwd` and returns `Err(message)` unless it exits 0.
 ///
-/// The child is killed if the returned future is dropped, so a cancelled install stops npm.
+/// Without a jail it runs with Catwalk's own environment (so the user's npm and pip
+/// configuration, mirrors and credentials apply); in a jail, in bubblewrap with the jail's
+/// environment and folders.
+///
+/// The child is killed if the returned future is dropped, so a cancelled install stops npm
+/// (in a jail, bwrap's `--die-with-parent` takes the rest of the sandbox with it).
 pub(crate) async fn run(
     program: &str,
     args: &[&str],
     cwd: &Path,
+    jail: Option<&Jail<'_>>,
     progress: Progress<'_>,
 ) -> Result<(), String> {
     let shown = format!("{program} {}", args.join(" "));
     progress(&format!("$ {shown}"));
-    let mut child = Command::new(program)
-        .args(args)
+    let cannot_run = |error: io::Error| {
+        format!("could not run `{program}`: {error} (is it installed and on PATH?)")
+    };
+    let mut command = match jail {
+        None => {
+            let mut command = Command::new(program);
+            command.args(args);
+            command
+        }
+        Some(jail) => {
+            let (resolved, bwrap_args) = jail
+                .sandbox
+                .command_args(&Request {
+                    program: Path::new(program),
+                    path_var: jail.env.get("PATH").map(String::as_str),
+                    cwd,
+                    read_only: &jail.read_only,
+                    writable: &jail.writable,
+                    network: true,
+                    tmp: Tmp::Host(jail.tmp.clone()),
+                    info_fd: None,
+                })
+                .map_err(cannot_run)?;
+            let mut command = Command::new(jail.sandbox.program());
+            command
+                .args(bwrap_args)
+                .arg("--")
+                .arg(resolved)
+                .args(args)
+                .env_clear()
+                .envs(&jail.env);
+            command
+        }
+    };
+    let mut child = command
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|error| {
-            format!("could not run `{program}`: {error} (is it installed and on PATH?)")
-        })?;
+        .map_err(cannot_run)?;
 
     let (line_tx, mut line_rx) = mpsc::channel::<String>(64);
     if let Some(stdout) = child.stdout.take() {

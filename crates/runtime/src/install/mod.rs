@@ -13,11 +13,19 @@
 //! unchanged folder is a cache hit and an edited one is installed afresh; old entries of edited
 //! folders stay in the cache until a future garbage collection removes them.
 //!
-//! Concurrent installs of one cache entry are serialized by a per-entry async mutex, which covers
-//! one Catwalk process; two processes sharing one cache directory are not coordinated.
+//! Concurrent installs of one cache entry are serialized by a per-entry async mutex within one
+//! Catwalk process, and by a `flock` on `<entry>.lock` between processes sharing a cache.
+//!
+//! Each install works in `<cache>/tmp/install-<pid>-<entry>/` (npm's packed tarball, a copy of a
+//! local Python folder, and in a sandbox the installer's HOME and `/tmp`), removed afterwards.
+//!
+//! With [`Installer::sandbox`] set, npm and pip run in bubblewrap (see `jail.rs`): network on,
+//! writable only the entry and the work folder, a minimal environment. Entries are shared by
+//! every deployment using that version, and starting from one needs no network.
 
 mod backends;
 mod command;
+mod jail;
 mod names;
 #[cfg(test)]
 mod tests;
@@ -26,8 +34,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::RuntimeError;
+use crate::{RuntimeError, Sandbox};
 use command::Progress;
+use jail::Jail;
 
 /// Written last into a cache entry: its presence means the install finished.
 const MARKER: &str = ".catwalk-complete";
@@ -85,6 +94,9 @@ pub struct Installer {
     pub npm: String,
     /// The Python used to create virtual environments, `"python3"` by default.
     pub python: String,
+    /// Run npm and pip (and so the packages' install scripts) in this sandbox. `None` (the
+    /// default) runs them as Catwalk's user with Catwalk's environment.
+    pub sandbox: Option<Sandbox>,
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -94,6 +106,7 @@ impl Installer {
             cache_dir,
             npm: "npm".to_string(),
             python: "python3".to_string(),
+            sandbox: None,
             locks: Mutex::new(HashMap::new()),
         }
     }
@@ -164,15 +177,35 @@ impl Installer {
             .await
             .map_err(|error| fail(format!("cannot create {}: {error}", prefix.display())))?;
 
+        let work = cache_dir.join("tmp").join(format!(
+            "install-{}-{}",
+            std::process::id(),
+            prefix
+                .file_name()
+                .and_then(|name| name.to_str())
+                .unwrap_or("entry")
+        ));
+        let _ = std::fs::remove_dir_all(&work);
+        for dir in [work.join("home"), work.join("tmp")] {
+            std::fs::create_dir_all(&dir)
+                .map_err(|error| fail(format!("cannot create {}: {error}", dir.display())))?;
+        }
+        let jail = self
+            .sandbox
+            .as_ref()
+            .map(|sandbox| Jail::new(sandbox, &prefix, &work));
         let installed = match pkg.kind {
             PackageKind::Npm => {
-                backends::install_npm(self, pkg, source.as_deref(), &cache_dir, &prefix, progress)
+                backends::install_npm(self, pkg, source.as_deref(), &work, &prefix, jail, progress)
                     .await
             }
             PackageKind::Pypi => {
-                backends::install_pypi(self, pkg, source.as_deref(), &prefix, progress).await
+                backends::install_pypi(self, pkg, source.as_deref(), &work, &prefix, jail, progress)
+                    .await
             }
         };
+        // Best effort: a leftover work folder is replaced by the next install of the entry.
+        let _ = std::fs::remove_dir_all(&work);
         if let Err(message) = installed {
             // Best effort: a leftover directory has no marker and is redone anyway.
             let _ = tokio::fs::remove_dir_all(&prefix).await;

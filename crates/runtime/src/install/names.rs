@@ -151,14 +151,7 @@ pub(crate) fn cache_entry_name(pkg: &PackageToInstall, content_hash: Option<&str
 /// (symlinks are hashed by their target, not followed), skipping [`SKIPPED_DIRS`] and, for
 /// Python, build output.
 pub(crate) fn hash_folder(root: &Path, kind: PackageKind) -> io::Result<String> {
-    let skipped = |name: &str| {
-        SKIPPED_DIRS.contains(&name)
-            || (kind == PackageKind::Pypi
-                && (SKIPPED_PYTHON_BUILD_DIRS.contains(&name) || name.ends_with(".egg-info")))
-    };
-    let mut files = Vec::new();
-    collect_files(root, root, &skipped, &mut files)?;
-    files.sort();
+    let files = hashed_files(root, kind)?;
     let mut hasher = Sha256::new();
     for relative in files {
         let path = root.join(&relative);
@@ -178,6 +171,38 @@ pub(crate) fn hash_folder(root: &Path, kind: PackageKind) -> io::Result<String> 
         hasher.update([0]);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// The files [`hash_folder`] covers, relative to `root`, sorted.
+fn hashed_files(root: &Path, kind: PackageKind) -> io::Result<Vec<std::path::PathBuf>> {
+    let skipped = |name: &str| {
+        SKIPPED_DIRS.contains(&name)
+            || (kind == PackageKind::Pypi
+                && (SKIPPED_PYTHON_BUILD_DIRS.contains(&name) || name.ends_with(".egg-info")))
+    };
+    let mut files = Vec::new();
+    collect_files(root, root, &skipped, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+/// Copies exactly the files [`hash_folder`] covers from `root` to `dest` (created), keeping
+/// symlinks as symlinks and file modes: what gets built is what the cache key names.
+pub(crate) fn copy_folder(root: &Path, dest: &Path, kind: PackageKind) -> io::Result<()> {
+    std::fs::create_dir_all(dest)?;
+    for relative in hashed_files(root, kind)? {
+        let from = root.join(&relative);
+        let to = dest.join(&relative);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if std::fs::symlink_metadata(&from)?.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
+        } else {
+            std::fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
 }
 
 fn collect_files(

@@ -127,3 +127,39 @@ fn python_build_output_does_not_change_the_folder_hash() {
         "npm keeps dist"
     );
 }
+
+#[test]
+fn sandboxed_installs_keep_only_the_package_managers_configuration() {
+    use super::jail::carried_over;
+    for name in [
+        "npm_config_registry",
+        "NPM_CONFIG_STRICT_SSL",
+        "npm_config_@scope:registry",
+        "PIP_INDEX_URL",
+        "PIP_CERT",
+        "UV_INDEX_URL",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "NODE_EXTRA_CA_CERTS",
+    ] {
+        assert!(carried_over(name), "{name} should be carried over");
+    }
+    for name in [
+        // Where the clients would write: outside the jail's writable folders.
+        "npm_config_cache",
+        "NPM_CONFIG_PREFIX",
+        "PIP_CACHE_DIR",
+        "PIP_TARGET",
+        "UV_CACHE_DIR",
+        // Set from the bound file instead.
+        "NPM_CONFIG_USERCONFIG",
+        // Nothing to do with installing.
+        "AWS_SECRET_ACCESS_KEY",
+        "CATWALK_VAULT_KEY",
+        "CARGO_HOME",
+        "HOME",
+    ] {
+        assert!(!carried_over(name), "{name} should not be carried over");
+    }
+}

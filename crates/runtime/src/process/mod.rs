@@ -1,21 +1,28 @@
 //! Runs one stdio MCP server as a child process that Catwalk fully owns.
 //!
 //! Ownership means no orphans:
-//! - the child leads its own process group, and stopping signals the whole group, so wrapper
-//!   chains (`sh` -> `npm` -> `node`) die together;
+//! - the child leads its own session and process group, and stopping signals the whole group, so
+//!   wrapper chains (`sh` -> `npm` -> `node`) die together;
 //! - the child gets `PR_SET_PDEATHSIG(SIGKILL)`, so it dies if Catwalk dies, even by `kill -9`
 //!   (see `spawner.rs` for why every fork happens on one dedicated thread). The death signal
 //!   reaches the direct child only; grandchildren are covered by the group kill of
-//!   [`Instance::stop`] and `Drop`, and after a `kill -9` of Catwalk only by the PID namespace of
-//!   the bubblewrap sandbox that will wrap this spawn;
+//!   [`Instance::stop`] and `Drop`, and after a `kill -9` of Catwalk by the sandbox;
 //! - when the child exits, whatever is left in its group is SIGKILLed at once (a server that is
 //!   gone has no business leaving helpers behind, and right after the exit the group id cannot
-//!   yet belong to anyone else);
+//!   yet belong to anyone else), and so is whatever is left in its cgroup when it has one;
 //! - dropping an [`Instance`] whose process still runs kills the group.
 //!
-//! A process that calls `setsid` itself leaves the group and escapes all of this; the sandbox's
-//! PID namespace is the answer to that too.
+//! A process that calls `setsid` itself leaves the group. In a sandbox ([`spawn_sandboxed`]) it
+//! still cannot escape: the child is then bwrap, whose PID namespace dies with it (bwrap's PID 1
+//! is in the group and has `--die-with-parent`; the kernel kills a namespace with its PID 1).
+//!
+//! Sandboxed, the group holds bwrap's monitor process too, and bwrap does not forward signals:
+//! a SIGTERM reaching it would end the sandbox at once. So the graceful SIGTERM of
+//! [`Instance::stop`] goes to every other member of the group, and only the final SIGKILL goes
+//! to the whole group.
 
+mod child;
+mod leftovers;
 mod lines;
 mod spawner;
 #[cfg(test)]
@@ -24,6 +31,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -36,6 +44,12 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::RuntimeError;
+use crate::sandbox::{
+    InstanceCgroup, PreparedLimits, Request, ResourceLimits, Sandbox, SandboxPolicy, Tmp,
+    prepare_limits,
+};
+use child::ChildSetup;
+use leftovers::{finish_confinement, kill_leftovers, read_init_pid, signal_group_members};
 
 /// Messages buffered in each direction before the sender waits: enough to absorb bursts, small
 /// enough that a stuck server pushes back on its clients instead of growing memory.
@@ -79,6 +93,26 @@ pub trait LogSink: Send + Sync + 'static {
 pub struct ExitInfo {
     pub code: Option<i32>,
     pub signal: Option<i32>,
+    /// The resource limit that the process ran into, when one did (then the kernel usually
+    /// killed it, and `signal` is 9).
+    pub limit: Option<LimitExceeded>,
+}
+
+/// A resource limit a server exceeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitExceeded {
+    /// The OOM killer ended one of its processes at the memory limit of its cgroup.
+    Memory { limit_mib: u64 },
+}
+
+impl fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitExceeded::Memory { limit_mib } => {
+                write!(f, "memory limit exceeded ({limit_mib} MiB)")
+            }
+        }
+    }
 }
 
 impl From<std::process::ExitStatus> for ExitInfo {
@@ -87,12 +121,32 @@ impl From<std::process::ExitStatus> for ExitInfo {
         ExitInfo {
             code: status.code(),
             signal: status.signal(),
+            limit: None,
         }
+    }
+}
+
+impl ExitInfo {
+    /// How a sandboxed server ended, from bwrap's status. bwrap reports the server's death by
+    /// signal N as exit code 128 + N (a shell's convention); it is read back as the signal, so
+    /// an exit code above 128 of the server itself reads as a signal too.
+    fn from_sandbox(status: std::process::ExitStatus) -> Self {
+        let mut info = ExitInfo::from(status);
+        if let Some(code) = info.code
+            && (129..=128 + 64).contains(&code)
+        {
+            info.code = None;
+            info.signal = Some(code - 128);
+        }
+        info
     }
 }
 
 impl fmt::Display for ExitInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(limit) = self.limit {
+            write!(f, "{limit}: ")?;
+        }
         match (self.code, self.signal) {
             (Some(code), _) => write!(f, "exited with code {code}"),
             (None, Some(signal)) => match Signal::try_from(signal) {
@@ -124,6 +178,7 @@ pub struct Instance {
     /// One stdout line per item. Closes when the process closes its stdout (normally at exit).
     pub stdout: mpsc::Receiver<String>,
     pid: u32,
+    sandboxed: bool,
     exit: watch::Receiver<Option<ExitInfo>>,
     close_stdin: watch::Sender<bool>,
     logs: Arc<dyn LogSink>,
@@ -133,14 +188,51 @@ impl fmt::Debug for Instance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Instance")
             .field("pid", &self.pid)
+            .field("sandboxed", &self.sandboxed)
             .field("exit", &*self.exit.borrow())
             .finish()
     }
 }
 
-/// Starts `spec` as a child process. Must be called inside a Tokio runtime; the I/O tasks run
-/// on it.
+/// Starts `spec` as a child process, unsandboxed and unlimited. Must be called inside a Tokio
+/// runtime; the I/O tasks run on it.
 pub fn spawn(spec: &ProcessSpec, logs: Arc<dyn LogSink>) -> Result<Instance, RuntimeError> {
+    launch(spec, None, &ResourceLimits::default(), logs)
+}
+
+/// Starts `spec` unsandboxed, with resource limits (see [`ResourceLimits`] for how each is
+/// enforced). For hosts where the operator allowed running without bubblewrap.
+pub fn spawn_with_limits(
+    spec: &ProcessSpec,
+    limits: &ResourceLimits,
+    logs: Arc<dyn LogSink>,
+) -> Result<Instance, RuntimeError> {
+    launch(spec, None, limits, logs)
+}
+
+/// Starts `spec` inside a bubblewrap sandbox described by `policy` (see [`crate::Sandbox`] for
+/// what it shows), with the policy's resource limits.
+///
+/// `spec.cwd` must lie inside the policy's home, data or read-only folders. The server's
+/// environment is exactly `spec.env`, plus `PWD` (bwrap sets it to the working directory).
+pub fn spawn_sandboxed(
+    spec: &ProcessSpec,
+    sandbox: &Sandbox,
+    policy: &SandboxPolicy,
+    logs: Arc<dyn LogSink>,
+) -> Result<Instance, RuntimeError> {
+    launch(spec, Some((sandbox, policy)), &policy.limits, logs)
+}
+
+/// The sandbox's processes besides the server: bwrap's monitor and the namespace's PID 1.
+const SANDBOX_TASKS: u64 = 2;
+
+fn launch(
+    spec: &ProcessSpec,
+    sandbox: Option<(&Sandbox, &SandboxPolicy)>,
+    limits: &ResourceLimits,
+    logs: Arc<dyn LogSink>,
+) -> Result<Instance, RuntimeError> {
     let fail = |source: io::Error| RuntimeError::Spawn {
         program: spec.program.clone(),
         source,
@@ -148,7 +240,37 @@ pub fn spawn(spec: &ProcessSpec, logs: Arc<dyn LogSink>) -> Result<Instance, Run
     let runtime = Handle::try_current()
         .map_err(|_| fail(io::Error::other("spawn was called outside a Tokio runtime")))?;
 
-    let mut command = Command::new(&spec.program);
+    // bwrap reports the host pid of the sandbox's PID 1 on this pipe.
+    let info_pipe = match sandbox {
+        Some(_) => {
+            Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail(e.into()))?)
+        }
+        None => None,
+    };
+    let mut command = match sandbox {
+        None => Command::new(&spec.program),
+        Some((sandbox, policy)) => {
+            let path_var = spec.env.get("PATH").map(String::as_str);
+            let writable = [policy.home.clone(), policy.data.clone()];
+            let (program, bwrap_args) = sandbox
+                .command_args(&Request {
+                    program: &spec.program,
+                    path_var,
+                    cwd: &spec.cwd,
+                    read_only: &policy.read_only,
+                    writable: &writable,
+                    network: policy.network,
+                    tmp: Tmp::Tmpfs(policy.limits.memory_mib.map(|mib| mib * 1024 * 1024)),
+                    info_fd: info_pipe.as_ref().map(|(_, write)| write.as_raw_fd()),
+                })
+                .map_err(fail)?;
+            let mut command = Command::new(sandbox.program());
+            command.args(bwrap_args).arg("--").arg(program);
+            command
+        }
+    };
+    let prepared = prepare_limits(limits, if sandbox.is_some() { SANDBOX_TASKS } else { 0 })
+        .map_err(|message| fail(io::Error::other(message)))?;
     command
         .args(&spec.args)
         .env_clear()
@@ -157,26 +279,46 @@ pub fn spawn(spec: &ProcessSpec, logs: Arc<dyn LogSink>) -> Result<Instance, Run
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         // Last resort: if the task owning the child is dropped (runtime shutdown), kill it.
         .kill_on_drop(true);
-    die_with_parent(&mut command);
-
-    let mut child = spawner::spawn(command, runtime).map_err(fail)?;
-    let pid = child.id().ok_or_else(|| {
-        fail(io::Error::other(
-            "the process exited before it could be tracked",
-        ))
-    })?;
-    let (Some(stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        return Err(fail(io::Error::other("the process pipes were not created")));
-    };
-    logs.line(
-        "catwalk",
-        &format!("started {} (pid {pid})", spec.program.display()),
+    child::prepare(
+        &mut command,
+        ChildSetup {
+            cgroup_procs: prepared
+                .cgroup
+                .as_ref()
+                .map(InstanceCgroup::procs_files)
+                .unwrap_or_default(),
+            rlimits: prepared.rlimits.clone(),
+            keep_fd: info_pipe.as_ref().map(|(_, write)| write.as_raw_fd()),
+        },
     );
+
+    let spawned = spawner::spawn(command, runtime);
+    // Only the child may hold the write end now, so the read end sees EOF when bwrap is done.
+    let info_read = info_pipe.map(|(read, _)| read);
+    let tracked = spawned.and_then(|mut child| {
+        let pid = child
+            .id()
+            .ok_or_else(|| io::Error::other("the process exited before it could be tracked"))?;
+        match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+            (Some(stdin), Some(stdout), Some(stderr)) => Ok((child, pid, stdin, stdout, stderr)),
+            _ => Err(io::Error::other("the process pipes were not created")),
+        }
+    });
+    let (mut child, pid, stdin, stdout, stderr) = match tracked {
+        Ok(tracked) => tracked,
+        Err(error) => {
+            if let Some(cgroup) = &prepared.cgroup {
+                cgroup.remove_now();
+            }
+            return Err(fail(error));
+        }
+    };
+    logs.line("catwalk", &start_line(spec, sandbox, pid, &prepared));
+    for warning in &prepared.warnings {
+        logs.line("catwalk", warning);
+    }
 
     let (stdin_tx, stdin_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (stdout_tx, stdout_rx) = mpsc::channel(CHANNEL_CAPACITY);
@@ -185,20 +327,32 @@ pub fn spawn(spec: &ProcessSpec, logs: Arc<dyn LogSink>) -> Result<Instance, Run
     tokio::spawn(lines::pump_stdin(stdin, stdin_rx, close_rx, logs.clone()));
     tokio::spawn(lines::pump_stdout(stdout, stdout_tx, logs.clone()));
     tokio::spawn(lines::pump_stderr(stderr, logs.clone()));
+    let sandbox_init =
+        info_read.map(|read| tokio::task::spawn_blocking(move || read_init_pid(read)));
+    let sandboxed = sandbox.is_some();
     let waiter_logs = logs.clone();
     tokio::spawn(async move {
-        let info = match child.wait().await {
+        let status = child.wait().await;
+        // Before publishing the exit, so that a returned `stop` means the whole tree is gone.
+        kill_leftovers(pid, waiter_logs.as_ref());
+        let init = match sandbox_init {
+            Some(task) => task.await.ok().flatten(),
+            None => None,
+        };
+        let limit = finish_confinement(pid, init, &prepared, waiter_logs.as_ref()).await;
+        let mut info = match status {
+            Ok(status) if sandboxed => ExitInfo::from_sandbox(status),
             Ok(status) => ExitInfo::from(status),
             Err(error) => {
                 waiter_logs.line("catwalk", &format!("waiting for pid {pid} failed: {error}"));
                 ExitInfo {
                     code: None,
                     signal: None,
+                    limit: None,
                 }
             }
         };
-        // Before publishing the exit, so that a returned `stop` means the whole group is gone.
-        kill_leftovers(pid, waiter_logs.as_ref());
+        info.limit = limit;
         waiter_logs.line("catwalk", &format!("process {pid} {info}"));
         exit_tx.send_replace(Some(info));
     });
@@ -207,43 +361,31 @@ pub fn spawn(spec: &ProcessSpec, logs: Arc<dyn LogSink>) -> Result<Instance, Run
         stdin: stdin_tx,
         stdout: stdout_rx,
         pid,
+        sandboxed,
         exit: exit_rx,
         close_stdin: close_tx,
         logs,
     })
 }
 
-/// Makes the kernel SIGKILL the child when its parent goes away.
-#[allow(unsafe_code)]
-fn die_with_parent(command: &mut Command) {
-    let parent = nix::unistd::getpid();
-    // SAFETY: the closure runs in the forked child before exec. It only makes the prctl and
-    // getppid system calls, which are async-signal-safe, and allocates nothing (errors are raw
-    // OS errors).
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            // The parent may have died between fork and prctl; then no signal would ever come.
-            if nix::unistd::getppid() != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            Ok(())
-        });
+fn start_line(
+    spec: &ProcessSpec,
+    sandbox: Option<(&Sandbox, &SandboxPolicy)>,
+    pid: u32,
+    prepared: &PreparedLimits,
+) -> String {
+    let mut line = format!("started {} (pid {pid})", spec.program.display());
+    if let Some((sandbox, policy)) = sandbox {
+        let network = if policy.network { "on" } else { "off" };
+        line.push_str(&format!(
+            " in a sandbox ({}, network {network})",
+            sandbox.version()
+        ));
     }
-}
-
-/// Kills what an exited server left running in its group (a grandchild it spawned and forgot).
-///
-/// Called right after the process was reaped. Its pid is then free again, but a group id stays
-/// reserved while any member lives, and if none does, a new group could only get this id after
-/// the pid counter wrapped around in the meantime.
-fn kill_leftovers(pid: u32, logs: &dyn LogSink) {
-    if killpg(group_of(pid), Signal::SIGKILL).is_ok() {
-        logs.line(
-            "catwalk",
-            &format!("killed processes left behind in the process group of pid {pid}"),
-        );
+    if !prepared.summary.is_empty() {
+        line.push_str(&format!(" with limits: {}", prepared.summary.join(", ")));
     }
+    line
 }
 
 fn group_of(pid: u32) -> Pid {
@@ -251,9 +393,14 @@ fn group_of(pid: u32) -> Pid {
 }
 
 impl Instance {
-    /// The process id, which is also its process group id.
+    /// The process id, which is also its process group id. Sandboxed, it is bwrap's.
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Whether the process runs in a bubblewrap sandbox.
+    pub fn is_sandboxed(&self) -> bool {
+        self.sandboxed
     }
 
     /// Resolves when the process exits, however it exits. Can be called any number of times;
@@ -283,8 +430,9 @@ impl Instance {
     }
 
     /// Stops the process: closes its stdin and waits `grace` (most servers exit on end of
-    /// input), then SIGTERMs its process group and waits `grace` again, then SIGKILLs the group.
-    /// When it returns, whatever was left of the group has been SIGKILLed too.
+    /// input), then SIGTERMs its process group (sandboxed: every process of it but bwrap's
+    /// monitor) and waits `grace` again, then SIGKILLs the group. When it returns, whatever was
+    /// left of the group, the sandbox and the cgroup has been SIGKILLed too.
     pub async fn stop(self, grace: Duration) -> ExitInfo {
         let pid = self.pid;
         self.close_stdin.send_replace(true);
@@ -295,7 +443,11 @@ impl Instance {
             "catwalk",
             &format!("pid {pid} still running {grace:?} after its stdin closed: sending SIGTERM"),
         );
-        self.signal_group(Signal::SIGTERM);
+        if self.sandboxed {
+            signal_group_members(pid, Signal::SIGTERM);
+        } else {
+            self.signal_group(Signal::SIGTERM);
+        }
         if let Some(info) = self.wait_exit(grace).await {
             return info;
         }
@@ -304,7 +456,9 @@ impl Instance {
             &format!("pid {pid} still running {grace:?} after SIGTERM: sending SIGKILL"),
         );
         self.signal_group(Signal::SIGKILL);
-        if let Some(info) = self.wait_exit(KILL_WAIT).await {
+        // The exit is published once the sandbox and cgroup are empty, which takes up to
+        // KILL_WAIT more.
+        if let Some(info) = self.wait_exit(KILL_WAIT * 2).await {
             return info;
         }
         self.logs.line(
@@ -314,6 +468,7 @@ impl Instance {
         ExitInfo {
             code: None,
             signal: Some(Signal::SIGKILL as i32),
+            limit: None,
         }
     }
 

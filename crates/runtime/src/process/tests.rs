@@ -1,7 +1,7 @@
 //! Unit tests of line framing and exit formatting (real processes are in `tests/process.rs`).
 
-use super::ExitInfo;
 use super::lines::{BoundedLines, Line};
+use super::{ExitInfo, LimitExceeded};
 
 async fn read_all(input: &[u8], limit: usize) -> Vec<Line> {
     let mut lines = BoundedLines::new(input, limit);
@@ -59,11 +59,21 @@ fn exit_info_reads_like_a_sentence() {
     let code = ExitInfo {
         code: Some(1),
         signal: None,
+        limit: None,
     };
     assert_eq!(code.to_string(), "exited with code 1");
     let killed = ExitInfo {
         code: None,
         signal: Some(9),
+        limit: None,
     };
     assert_eq!(killed.to_string(), "killed by signal 9 (SIGKILL)");
+    let oom = ExitInfo {
+        limit: Some(LimitExceeded::Memory { limit_mib: 64 }),
+        ..killed
+    };
+    assert_eq!(
+        oom.to_string(),
+        "memory limit exceeded (64 MiB): killed by signal 9 (SIGKILL)"
+    );
 }
