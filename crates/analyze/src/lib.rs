@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use build::deployment_name;
-pub use env::{IGNORED_ENV_VARS, is_secret_name};
+pub use env::{IGNORED_ENV_PREFIXES, IGNORED_ENV_VARS, is_secret_name};
 pub use error::{ACCEPTED_SOURCES, AnalyzeError};
 pub use extract::ExtractLimits;
 pub use fetch::git::cache_key as git_cache_key;
@@ -40,7 +40,10 @@ pub use fetch::monorepo::ServerCandidate;
 pub use fetch::npm::compare_versions;
 pub use fetch::pypi::version_from_file_name;
 pub use source::{Source, parse_source, redact_url};
-pub use spec::{EnvVar, Evidence, Launch, PackageRef, Registry, Runtime, SPEC_VERSION, ServerSpec};
+pub use spec::{
+    ArgField, Confidence, EnvVar, Evidence, Launch, Level, MissingArguments, PackageRef, Registry,
+    Runtime, SPEC_VERSION, ServerSpec,
+};
 
 use fetch::git::GitTarget;
 use fetch::registry::Resolved;

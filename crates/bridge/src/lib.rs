@@ -107,8 +107,9 @@ struct State {
     server_requests: HashMap<String, ServerRequest>,
     next_server_request: u64,
     last_active_session: Option<u64>,
-    /// When a client last sent a request (Catwalk's own calls, such as pings, do not count).
-    last_request: Option<std::time::Instant>,
+    /// When a client last sent a request, or a process was last attached, whichever is later
+    /// (Catwalk's own calls, such as pings, do not count).
+    last_activity: Option<std::time::Instant>,
     init: Option<InitInfo>,
     /// What the first process got in its `initialize`, sent again to every new process.
     init_params: Option<Box<RawValue>>,
@@ -283,7 +284,11 @@ impl Upstream {
         if busy {
             return None;
         }
-        Some(state.last_request.map_or(Duration::MAX, |at| at.elapsed()))
+        Some(
+            state
+                .last_activity
+                .map_or(Duration::ZERO, |at| at.elapsed()),
+        )
     }
 
     /// Detaches the running process so that it can be stopped while sessions live on (idle
@@ -354,6 +359,7 @@ impl Upstream {
             let mut state = self.state();
             if state.generation == generation && !matches!(state.status, Status::Closed(_)) {
                 state.init = Some(info.clone());
+                state.last_activity = Some(std::time::Instant::now());
                 self.set_status(&mut state, Status::Running);
             }
         }

@@ -53,7 +53,7 @@ impl Session {
             }
             let id = state.allocate_id();
             state.last_active_session = Some(self.id);
-            state.last_request = Some(std::time::Instant::now());
+            state.last_activity = Some(std::time::Instant::now());
             let progress_token = progress_token(&message);
             state.pending.insert(
                 id,
@@ -91,13 +91,20 @@ impl Session {
                 let Some(request_id) = message.param::<Id>("requestId") else {
                     return;
                 };
+                // Forgotten at once: a server need not answer a cancelled request, and one left
+                // pending would count as in flight for good (and make server requests look
+                // ambiguous).
                 let upstream_id = {
-                    let state = self.upstream.state();
-                    state
+                    let mut state = self.upstream.state();
+                    let id = state
                         .pending
                         .iter()
                         .find(|(_, p)| p.session == Some(self.id) && p.client_id == request_id)
-                        .map(|(id, _)| *id)
+                        .map(|(id, _)| *id);
+                    if let Some(id) = id {
+                        state.pending.remove(&id);
+                    }
+                    id
                 };
                 if let Some(upstream_id) = upstream_id {
                     let params = route::with_request_id(&message, Id::Number(upstream_id));
@@ -204,26 +211,44 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let orphaned = {
+        let (orphaned, abandoned) = {
             let mut state = self.upstream.state();
+            // Requests of a gone client: nobody waits for their answers.
+            let abandoned: Vec<i64> = state
+                .pending
+                .iter()
+                .filter(|(_, p)| p.session == Some(self.id))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in &abandoned {
+                state.pending.remove(id);
+            }
             state.sessions.remove(&self.id);
             state.declared.remove(&self.id);
             state.server_requests.retain(|_, r| r.session != self.id);
             if state.last_active_session == Some(self.id) {
                 state.last_active_session = None;
             }
-            state.subscriptions.drop_session(self.id)
+            (state.subscriptions.drop_session(self.id), abandoned)
         };
         self.upstream
             .inner
             .session_count
             .send_modify(|n| *n = n.saturating_sub(1));
-        // The server keeps no subscription that no session holds.
-        if !orphaned.is_empty()
+        // The server keeps no subscription that no session holds, and stops work nobody awaits.
+        if (!orphaned.is_empty() || !abandoned.is_empty())
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             let upstream = self.upstream.clone();
             runtime.spawn(async move {
+                for id in abandoned {
+                    let params = raw(&serde_json::json!({
+                        "requestId": id,
+                        "reason": "the client session ended",
+                    }));
+                    let cancel = Message::notification("notifications/cancelled", Some(params));
+                    upstream.send(&cancel).await;
+                }
                 for uri in orphaned {
                     let params = raw(&serde_json::json!({ "uri": uri }));
                     let _ = upstream

@@ -349,6 +349,24 @@ async fn cancellation_is_translated_to_the_upstream_id() {
     let forwarded = server.next().await;
     assert_eq!(forwarded.param::<Id>("requestId"), sent.id);
     assert_eq!(forwarded.param::<String>("reason").as_deref(), Some("user"));
+    // A cancelled request no longer counts as in flight, answered or not.
+    assert!(upstream.idle_for().is_some());
+}
+
+#[tokio::test]
+async fn a_closed_session_cancels_what_it_left_in_flight() {
+    let (upstream, mut server) = started().await;
+    let session = upstream.open_session();
+    let _stream = session
+        .request(request(1.into(), "tools/call", serde_json::json!({})))
+        .await;
+    let sent = server.next().await;
+    assert_eq!(upstream.idle_for(), None);
+    drop(session);
+    let cancel = server.next().await;
+    assert_eq!(cancel.method.as_deref(), Some("notifications/cancelled"));
+    assert_eq!(cancel.param::<Id>("requestId"), sent.id);
+    assert!(upstream.idle_for().is_some());
 }
 
 #[tokio::test]

@@ -112,6 +112,11 @@ pub struct ServeArgs {
     /// [env: CATWALK_HEALTH_INTERVAL] [default: 30]
     #[arg(long, value_name = "SECS")]
     pub health_interval: Option<u64>,
+
+    /// Run servers as plain processes when bubblewrap is missing or unusable (without it, they
+    /// do not start) [env: CATWALK_ALLOW_UNSANDBOXED=1]
+    #[arg(long)]
+    pub allow_unsandboxed: bool,
 }
 
 /// A source is `npm:PACKAGE[@VERSION]`, `pypi:PACKAGE[==VERSION]`, a local folder or a git URL.
@@ -134,6 +139,11 @@ pub struct DeployArgs {
     /// shell's environment (keeps secrets out of shell history). Repeatable
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+
+    /// Value of one of the server's command-line argument fields (`catwalk analyze` lists
+    /// them), NAME=VALUE; repeat a NAME for a field that takes several values
+    #[arg(long = "arg", value_name = "NAME=VALUE")]
+    pub args: Vec<String>,
 
     /// File of KEY=VALUE lines (# comments, blank lines, `export` and quotes allowed); --env
     /// wins over it
@@ -159,6 +169,26 @@ pub struct DeployArgs {
     /// sleeps, costing no memory); the next request wakes it [default: never]
     #[arg(long, value_name = "SECS")]
     pub sleep_after: Option<u64>,
+
+    /// Cut the server off the network entirely (for servers that need none)
+    #[arg(long)]
+    pub no_network: bool,
+
+    /// Memory limit in MiB; a server that exceeds it is stopped and reported as such
+    #[arg(long, value_name = "MIB")]
+    pub memory: Option<u64>,
+
+    /// Limit on the server's processes and threads together
+    #[arg(long, value_name = "N")]
+    pub max_processes: Option<u32>,
+
+    /// Limit on each server process's open files
+    #[arg(long, value_name = "N")]
+    pub max_open_files: Option<u64>,
+
+    /// CPU limit in thousandths of a core (500 = half a core); the server is throttled
+    #[arg(long, value_name = "MILLICORES")]
+    pub cpu: Option<u32>,
 
     /// Return right after the deployment is created, without waiting for it to run
     #[arg(long)]

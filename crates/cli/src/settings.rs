@@ -34,6 +34,7 @@ pub mod vars {
     /// Seconds between SSE keep-alive comments on idle streams.
     pub const CATWALK_SSE_KEEPALIVE: &str = "CATWALK_SSE_KEEPALIVE";
     pub const CATWALK_HEALTH_INTERVAL: &str = "CATWALK_HEALTH_INTERVAL";
+    pub const CATWALK_ALLOW_UNSANDBOXED: &str = "CATWALK_ALLOW_UNSANDBOXED";
 }
 
 pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:7411";
@@ -199,6 +200,7 @@ pub struct ServeSettings {
     pub cache_dir: Option<PathBuf>,
     pub sse_keep_alive: std::time::Duration,
     pub health_interval: std::time::Duration,
+    pub allow_unsandboxed: bool,
 }
 
 /// Seconds between SSE keep-alive comments when neither flag nor variable says.
@@ -251,6 +253,10 @@ impl ServeSettings {
                 DEFAULT_HEALTH_INTERVAL_SECS,
                 "the health check interval",
             )?,
+            allow_unsandboxed: args.allow_unsandboxed
+                || environment
+                    .var(vars::CATWALK_ALLOW_UNSANDBOXED)
+                    .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes")),
         })
     }
 
@@ -263,6 +269,7 @@ impl ServeSettings {
             cache_dir: self.cache_dir,
             sse_keep_alive: self.sse_keep_alive,
             health_interval: self.health_interval,
+            allow_unsandboxed: self.allow_unsandboxed,
         }
     }
 }
@@ -315,10 +322,13 @@ pub struct DeploySettings {
     pub source: String,
     pub name: Option<String>,
     pub env: BTreeMap<String, String>,
+    pub args: BTreeMap<String, Vec<String>>,
     pub public: bool,
     pub call_timeout: Option<u64>,
     pub process_per_session: bool,
     pub sleep_after: Option<u64>,
+    pub network: bool,
+    pub limits: serde_json::Value,
     pub wait: bool,
     pub timeout: Duration,
 }
@@ -345,14 +355,35 @@ impl DeploySettings {
                     .map_err(|error| CliError::Usage(error.to_string()))?;
             env.insert(key, value);
         }
+        let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for arg in &args.args {
+            let Some((name, value)) = arg.split_once('=').filter(|(name, _)| !name.is_empty())
+            else {
+                return Err(CliError::Usage(format!(
+                    "--arg {arg:?} is not NAME=VALUE (the names are the fields `catwalk analyze` lists)"
+                )));
+            };
+            values
+                .entry(name.to_owned())
+                .or_default()
+                .push(value.to_owned());
+        }
         Ok(DeploySettings {
             source: local_source(&args.source),
             name: args.name.clone().filter(|name| !name.is_empty()),
             env,
+            args: values,
             public: args.public,
             call_timeout: args.call_timeout,
             process_per_session: args.process_per_session,
             sleep_after: args.sleep_after,
+            network: !args.no_network,
+            limits: serde_json::json!({
+                "memory_mib": args.memory,
+                "processes": args.max_processes,
+                "open_files": args.max_open_files,
+                "cpu_millicores": args.cpu,
+            }),
             wait: !args.no_wait,
             timeout: Duration::from_secs(args.timeout),
         })

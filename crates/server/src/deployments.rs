@@ -8,7 +8,7 @@
 //! `failed`. Every transition is written to the store as an event. Health checks and idle sleep
 //! come with a later version.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
@@ -18,16 +18,20 @@ use catwalk_bridge::Upstream;
 use catwalk_gateway::Gateway;
 use catwalk_runtime::{
     ExitInfo, Installer, Instance, LogSink, PackageKind, PackageToInstall, ProcessSpec,
+    SandboxPolicy,
 };
 use catwalk_store::{Deployment, NewDeployment, Store, StoreError};
 use catwalk_vault::{Redactor, Vault};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::credentials::Credentials;
+use crate::isolation::Isolation;
 use crate::logs::StoreLogs;
+use crate::metrics::Metrics;
 use crate::options::{DeploymentOptions, ProcessModel};
 use crate::per_session::{Dedicated, Template};
 use crate::process::{
-    self, CrashLoop, Handshake, Restarted, count_tools, describe_exit, health_check, spawn,
+    self, CrashLoop, Handshake, Launch, Restarted, count_tools, describe_exit, health_check, spawn,
 };
 
 /// How long a server may take to answer `initialize` after it starts.
@@ -48,6 +52,8 @@ pub struct Deployments {
     dedicated: Dedicated,
     /// How often a running server is pinged (and checked for idleness).
     health_interval: Duration,
+    isolation: Arc<Isolation>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// What the supervisor of one deployment works with.
@@ -55,7 +61,7 @@ struct Supervised<'a> {
     name: &'a str,
     epoch: u64,
     upstream: Upstream,
-    spec: ProcessSpec,
+    launch: Launch,
     logs: Arc<StoreLogs>,
     sleep_after: Option<Duration>,
 }
@@ -105,12 +111,16 @@ impl Deployments {
         cache_dir: &Path,
         public_url: String,
         health_interval: Duration,
+        isolation: Arc<Isolation>,
     ) -> Arc<Deployments> {
+        let mut installer = Installer::new(cache_dir.join("packages"));
+        // Install scripts are untrusted code too.
+        installer.sandbox = isolation.sandbox().cloned();
         Arc::new(Deployments {
             store,
             vault,
             analyzer: Analyzer::new(cache_dir.join("sources")),
-            installer: Installer::new(cache_dir.join("packages")),
+            installer,
             homes: data_dir.join("deployments"),
             public_url,
             live: Mutex::new(HashMap::new()),
@@ -118,7 +128,13 @@ impl Deployments {
             next_epoch: Default::default(),
             dedicated: Dedicated::default(),
             health_interval,
+            isolation,
+            metrics: Arc::new(Metrics::default()),
         })
+    }
+
+    pub fn isolation(&self) -> &Isolation {
+        &self.isolation
     }
 
     pub fn attach_gateway(&self, gateway: &Arc<Gateway>) {
@@ -146,10 +162,11 @@ impl Deployments {
         self: &Arc<Self>,
         source: &str,
         name: Option<String>,
-        env: BTreeMap<String, String>,
+        credentials: Credentials,
         public: bool,
         options: DeploymentOptions,
     ) -> Result<Created, CreateError> {
+        let env = &credentials.env;
         let spec = self.analyze(source).await?;
         let name = name.unwrap_or_else(|| spec.name.clone());
         validate_name(&name)?;
@@ -176,13 +193,14 @@ impl Deployments {
                 "{bad:?} is not a valid environment variable name"
             )));
         }
+        spec.command_args(&credentials.args)
+            .map_err(|missing| CreateError::Invalid(missing.to_string()))?;
         let token = catwalk_vault::new_token("cwd");
-        let env_json = serde_json::to_vec(&env).expect("a string map serializes");
         let new = NewDeployment {
             name: name.clone(),
             source: spec.source.clone(),
             spec_json: serde_json::to_string(&spec).expect("specs serialize"),
-            env_ciphertext: self.vault.encrypt(&env_json),
+            env_ciphertext: self.vault.encrypt(&credentials.to_json()),
             env_keys: env.keys().cloned().collect(),
             token_hash: catwalk_vault::hash_token(&token),
             status: "installing".into(),
@@ -243,6 +261,7 @@ impl Deployments {
         }
         self.dedicated.stop_all(name).await;
         self.end_sessions(name);
+        self.metrics.forget(name);
         let removed = self.store.delete_deployment(name).await?;
         let home = self.homes.join(&deployment.id);
         if home.exists()
@@ -389,12 +408,15 @@ impl Deployments {
         let name = &deployment.name;
         let spec: ServerSpec = serde_json::from_str(&deployment.spec_json)
             .map_err(|e| format!("the stored server spec is unreadable: {e}"))?;
-        let env: BTreeMap<String, String> = self
+        let credentials = self
             .vault
             .decrypt(&deployment.env_ciphertext)
             .ok()
-            .and_then(|plain| serde_json::from_slice(&plain).ok())
+            .and_then(|plain| Credentials::from_json(&plain))
             .ok_or("the stored credentials cannot be decrypted with this vault key")?;
+        let args = spec
+            .command_args(&credentials.args)
+            .map_err(|missing| missing.to_string())?;
 
         let options = DeploymentOptions::from_stored(&deployment.options_json);
         // A deployment that slept when Catwalk stopped sleeps on: its remembered handshake
@@ -435,26 +457,43 @@ impl Deployments {
         let _ = progress_written.await;
         let installed = installed?;
 
-        let home = self.homes.join(&deployment.id).join("home");
-        std::fs::create_dir_all(&home)
-            .map_err(|e| format!("cannot create the server's home {}: {e}", home.display()))?;
+        let folder = self.homes.join(&deployment.id);
+        let (home, data) = (folder.join("home"), folder.join("data"));
+        for dir in [&home, &data] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the server's folder {}: {e}", dir.display()))?;
+        }
         let mut process_env = catwalk_runtime::base_env(&home);
-        let redactor = Redactor::new(env.values().cloned());
-        process_env.extend(env);
+        let redactor = Redactor::new(credentials.values());
+        process_env.extend(credentials.env);
         let logs = StoreLogs::start(self.store.clone(), name.clone(), redactor);
-        let spec = ProcessSpec {
-            program: installed.program,
-            args: spec.launch.args.clone(),
-            env: process_env,
-            cwd: home,
+        let launch = Launch {
+            spec: ProcessSpec {
+                program: installed.program,
+                args,
+                env: process_env,
+                cwd: home.clone(),
+            },
+            policy: SandboxPolicy {
+                home,
+                data,
+                read_only: vec![installed.prefix],
+                network: options.network,
+                limits: options.limits.to_runtime(),
+            },
+            isolation: self.isolation.clone(),
         };
         let (upstream, process) = match remembered {
             Some(handshake) => (handshake.dormant(), None),
             None => {
                 self.set_status(name, "starting", None).await;
-                let (instance, exit, stdout) = spawn(&spec, &logs)?;
+                let began = std::time::Instant::now();
+                let (instance, exit, stdout) = spawn(&launch, &logs)?;
                 match Upstream::start(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT).await {
-                    Ok((upstream, _)) => (upstream, Some((instance, exit))),
+                    Ok((upstream, _)) => {
+                        self.metrics.started(name, began.elapsed());
+                        (upstream, Some((instance, exit)))
+                    }
                     Err(error) => {
                         let info = instance.stop(STOP_GRACE).await;
                         return Err(format!(
@@ -468,7 +507,7 @@ impl Deployments {
         upstream.set_call_timeout(options.call_timeout());
         let per_session = (options.process_model == ProcessModel::PerSession).then(|| {
             Arc::new(Template {
-                spec: spec.clone(),
+                launch: launch.clone(),
                 logs: logs.clone(),
                 call_timeout: options.call_timeout(),
             })
@@ -500,7 +539,7 @@ impl Deployments {
             name,
             epoch,
             upstream,
-            spec,
+            launch,
             logs,
             sleep_after: options.sleep_after(),
         };
@@ -533,13 +572,15 @@ impl Deployments {
             name,
             epoch,
             upstream,
-            spec,
+            launch,
             logs,
             sleep_after,
         } = job;
         let mut crashes = CrashLoop::default();
         let mut checks = tokio::time::interval(self.health_interval);
         checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick would come at once; the first check is due one interval from now.
+        checks.reset();
         loop {
             let ended = match process.take() {
                 None => {
@@ -555,7 +596,8 @@ impl Deployments {
                     }
                     self.set_status(name, "starting", Some("a request woke it"))
                         .await;
-                    let (instance, exit, stdout) = match spawn(&spec, &logs) {
+                    let began = std::time::Instant::now();
+                    let (instance, exit, stdout) = match spawn(&launch, &logs) {
                         Ok(started) => started,
                         Err(error) => {
                             upstream.close(&error);
@@ -569,6 +611,7 @@ impl Deployments {
                         .await
                     {
                         Ok(_) => {
+                            self.metrics.started(name, began.elapsed());
                             process = Some((instance, exit));
                             self.running(name, &upstream).await;
                             checks.reset();
@@ -610,7 +653,10 @@ impl Deployments {
                                 continue;
                             }
                             Err(problem) => {
-                                logs.line("catwalk", &format!("{problem}: restarting it"));
+                                logs.line(
+                                    "catwalk",
+                                    &format!("the server {problem}: restarting it"),
+                                );
                                 let info = instance.stop(Duration::ZERO).await;
                                 format!("{problem}, and was stopped ({info})")
                             }
@@ -620,16 +666,20 @@ impl Deployments {
             };
             let restarted = process::restart(
                 &upstream,
-                &spec,
+                &launch,
                 &logs,
                 &mut crashes,
                 ended,
-                |reason| async move { self.set_status(name, "restarting", Some(&reason)).await },
+                |reason| async move {
+                    self.metrics.restarted(name);
+                    self.set_status(name, "restarting", Some(&reason)).await
+                },
                 &mut stop_rx,
             )
             .await;
             match restarted {
-                Restarted::Running(instance, exit) => {
+                Restarted::Running(instance, exit, took) => {
+                    self.metrics.started(name, took);
                     process = Some((instance, exit));
                     self.running(name, &upstream).await;
                 }

@@ -6,9 +6,12 @@
 
 mod api;
 mod configs;
+mod credentials;
 mod dashboard;
 mod deployments;
+mod isolation;
 mod logs;
+mod metrics;
 mod options;
 mod per_session;
 mod process;
@@ -39,6 +42,8 @@ pub struct Config {
     /// How often each running server is pinged (a hung one is restarted) and checked for
     /// idleness (see the `sleep_after_secs` deployment option).
     pub health_interval: std::time::Duration,
+    /// Run servers without a sandbox when bubblewrap is unusable (otherwise they do not start).
+    pub allow_unsandboxed: bool,
 }
 
 /// Runs Catwalk until SIGINT or SIGTERM, then stops every server process it started.

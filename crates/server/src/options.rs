@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use catwalk_runtime::ResourceLimits;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentOptions {
     /// A call that gets neither an answer nor progress for this many seconds is cancelled.
     /// `None`: no limit (the default; long calls are legitimate).
@@ -17,6 +18,57 @@ pub struct DeploymentOptions {
     /// deployment sleeps) until the next request wakes it. `None`: it never sleeps (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sleep_after_secs: Option<u64>,
+    /// Whether the sandboxed server may use the network (the default); servers that need none
+    /// can be cut off entirely.
+    #[serde(default = "yes")]
+    pub network: bool,
+    /// Memory, processes, open files and CPU, enforced by the runtime. None by default.
+    #[serde(default, skip_serializing_if = "Limits::is_none")]
+    pub limits: Limits,
+}
+
+/// The stored form of [`ResourceLimits`] (see there for what each means).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_files: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_millicores: Option<u32>,
+}
+
+impl Limits {
+    fn is_none(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    pub fn to_runtime(self) -> ResourceLimits {
+        ResourceLimits {
+            memory_mib: self.memory_mib,
+            processes: self.processes,
+            open_files: self.open_files,
+            cpu_millicores: self.cpu_millicores,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for DeploymentOptions {
+    fn default() -> DeploymentOptions {
+        DeploymentOptions {
+            call_timeout_secs: None,
+            process_model: ProcessModel::default(),
+            sleep_after_secs: None,
+            network: true,
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// See `per_session.rs` for the trade-off.

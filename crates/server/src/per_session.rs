@@ -16,18 +16,18 @@ use std::time::Duration;
 
 use catwalk_bridge::Upstream;
 use catwalk_gateway::Refusal;
-use catwalk_runtime::{ExitInfo, Instance, LogSink, ProcessSpec};
+use catwalk_runtime::{ExitInfo, Instance, LogSink};
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::deployments::{HANDSHAKE_TIMEOUT, STOP_GRACE};
 use crate::logs::StoreLogs;
-use crate::process::{self, CrashLoop, Restarted, describe_exit, spawn};
+use crate::process::{self, CrashLoop, Launch, Restarted, describe_exit, spawn};
 
 /// What it takes to start one more process of a deployment.
 pub struct Template {
-    pub spec: ProcessSpec,
+    pub launch: Launch,
     pub logs: Arc<StoreLogs>,
     pub call_timeout: Option<Duration>,
 }
@@ -53,7 +53,7 @@ impl Dedicated {
         client_params: Option<&RawValue>,
     ) -> Result<Upstream, Refusal> {
         let (instance, exit, stdout) =
-            spawn(&template.spec, &template.logs).map_err(Refusal::Unavailable)?;
+            spawn(&template.launch, &template.logs).map_err(Refusal::Unavailable)?;
         let started = Upstream::start_for_client(
             instance.stdin.clone(),
             stdout,
@@ -124,7 +124,7 @@ async fn watch(
         let logs = template.logs.clone();
         let restarted = process::restart(
             &upstream,
-            &template.spec,
+            &template.launch,
             &template.logs,
             &mut crashes,
             ended,
@@ -139,7 +139,7 @@ async fn watch(
         )
         .await;
         (instance, exit) = match restarted {
-            Restarted::Running(instance, exit) => (instance, exit),
+            Restarted::Running(instance, exit, _) => (instance, exit),
             Restarted::GaveUp(reason) => {
                 upstream.close(&format!("the session's process failed: {reason}"));
                 return;

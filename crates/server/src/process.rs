@@ -6,17 +6,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use catwalk_bridge::{BridgeError, InitInfo, Upstream};
-use catwalk_runtime::{ExitInfo, Instance, ProcessSpec};
+use catwalk_runtime::{ExitInfo, Instance, ProcessSpec, SandboxPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::deployments::{HANDSHAKE_TIMEOUT, STOP_GRACE};
+use crate::isolation::Isolation;
 use crate::logs::StoreLogs;
+
+/// Everything it takes to start one more process of a deployment.
+#[derive(Clone)]
+pub(crate) struct Launch {
+    pub spec: ProcessSpec,
+    pub policy: SandboxPolicy,
+    pub isolation: Arc<Isolation>,
+}
 
 /// Starts the process and hands back its stdout for the bridge.
 pub(crate) fn spawn(
-    spec: &ProcessSpec,
+    launch: &Launch,
     logs: &Arc<StoreLogs>,
 ) -> Result<
     (
@@ -26,7 +35,9 @@ pub(crate) fn spawn(
     ),
     String,
 > {
-    let mut instance = catwalk_runtime::spawn(spec, logs.clone()).map_err(|e| e.to_string())?;
+    let mut instance = launch
+        .isolation
+        .spawn(&launch.spec, &launch.policy, logs.clone())?;
     let exit = instance.take_exit();
     let (_, placeholder) = mpsc::channel(1);
     let stdout = std::mem::replace(&mut instance.stdout, placeholder);
@@ -78,8 +89,8 @@ impl CrashLoop {
 
 /// How [`restart`] ended.
 pub(crate) enum Restarted<S> {
-    /// A new process runs and the upstream is initialized again.
-    Running(Instance, oneshot::Receiver<ExitInfo>),
+    /// A new process runs and the upstream is initialized again, this long after it was spawned.
+    Running(Instance, oneshot::Receiver<ExitInfo>, Duration),
     /// Crashing too often, or it cannot start at all: the reason, for the user.
     GaveUp(String),
     /// `stop` resolved (with this) while waiting to restart.
@@ -91,7 +102,7 @@ pub(crate) enum Restarted<S> {
 /// sessions live on). `restarting` is told the reason before each attempt.
 pub(crate) async fn restart<F, Fut, S>(
     upstream: &Upstream,
-    spec: &ProcessSpec,
+    launch: &Launch,
     logs: &Arc<StoreLogs>,
     crashes: &mut CrashLoop,
     mut ended: String,
@@ -113,7 +124,8 @@ where
             _ = tokio::time::sleep(delay) => {}
             stopped = &mut stop => return Restarted::Stopped(stopped),
         }
-        let (instance, exit, stdout) = match spawn(spec, logs) {
+        let began = std::time::Instant::now();
+        let (instance, exit, stdout) = match spawn(launch, logs) {
             Ok(started) => started,
             Err(error) => return Restarted::GaveUp(error),
         };
@@ -121,7 +133,7 @@ where
             .restart(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT)
             .await
         {
-            Ok(_) => return Restarted::Running(instance, exit),
+            Ok(_) => return Restarted::Running(instance, exit, began.elapsed()),
             Err(error) => {
                 tracing::warn!(%error, "a restarted server failed its handshake");
                 ended = instance.stop(STOP_GRACE).await.to_string();
@@ -133,12 +145,12 @@ where
 /// How long a health-check ping may take before the server counts as hung.
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Pings the server; an error names why it counts as hung. Any answer, even an error, shows it
+/// Pings the server; an error says why it counts as hung ("did not answer ..."). Any answer, even an error, shows it
 /// is alive; an exit is left to the exit watcher.
 pub(crate) async fn health_check(upstream: &Upstream) -> Result<(), String> {
     match upstream.call("ping", None, PING_TIMEOUT).await {
         Err(BridgeError::Timeout { .. }) => Err(format!(
-            "the server did not answer a ping within {} s",
+            "did not answer a ping within {} s",
             PING_TIMEOUT.as_secs()
         )),
         Ok(_) | Err(BridgeError::Rejected { .. } | BridgeError::Exited(_)) => Ok(()),

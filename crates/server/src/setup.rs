@@ -13,6 +13,7 @@ use catwalk_vault::Vault;
 
 use crate::Config;
 use crate::deployments::Deployments;
+use crate::isolation::Isolation;
 
 /// The file in the data directory that holds the admin token for the local CLI.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
@@ -69,6 +70,7 @@ impl App {
             &cache_dir,
             public_url.clone(),
             config.health_interval,
+            Arc::new(Isolation::detect(data_dir, config.allow_unsandboxed)),
         );
         let guard = Arc::new(guard(&public_url, bound));
         let gateway = Gateway::new(
@@ -101,13 +103,60 @@ impl App {
                 self.guard.clone(),
                 catwalk_gateway::guard,
             ))
-            .merge(self.gateway.router())
+            .route("/metrics", get(metrics).with_state(self.clone()))
+            .merge(
+                self.gateway
+                    .router()
+                    .layer(axum::middleware::from_fn_with_state(
+                        self.deployments.metrics.clone(),
+                        crate::metrics::track,
+                    )),
+            )
             .layer(tower_http::trace::TraceLayer::new_for_http())
     }
 
     pub fn is_admin(&self, token: &str) -> bool {
         catwalk_vault::token_matches(token, &self.admin_token_hash)
     }
+}
+
+/// `GET /metrics`: Prometheus text, for a scraper holding the admin token.
+async fn metrics(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    if !token.is_some_and(|token| app.is_admin(token)) {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            "send the admin token as 'Authorization: Bearer TOKEN'\n",
+        )
+            .into_response();
+    }
+    let statuses = match app.store.list_deployments().await {
+        Ok(deployments) => deployments.into_iter().map(|d| d.status),
+        Err(error) => {
+            return (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot read the deployments: {error}\n"),
+            )
+                .into_response();
+        }
+    };
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.deployments.metrics.render(statuses),
+    )
+        .into_response()
 }
 
 /// Takes the data directory's lock, or says which Catwalk holds it. The kernel drops the lock

@@ -22,7 +22,8 @@ const FAILURE_LOG_LINES: usize = 20;
 
 /// How waiting for a deployment ended.
 enum Outcome {
-    /// It reached a status it will not leave by itself: `running`, `failed` or `stopped`.
+    /// It reached a status it will not leave by itself: `running` (or already `sleeping` after
+    /// running), `failed` or `stopped`.
     Settled(Value, Deployment),
     TimedOut(Deployment),
     Interrupted,
@@ -33,8 +34,14 @@ pub async fn run(
     settings: &DeploySettings,
     json: bool,
 ) -> Result<ExitStatus, CliError> {
-    let mut body =
-        json!({ "source": settings.source, "env": settings.env, "public": settings.public });
+    let mut body = json!({
+        "source": settings.source,
+        "env": settings.env,
+        "args": settings.args,
+        "public": settings.public,
+        "network": settings.network,
+        "limits": settings.limits,
+    });
     if let Some(name) = &settings.name {
         body["name"] = json!(name);
     }
@@ -67,8 +74,8 @@ pub async fn run(
     match outcome {
         Outcome::Settled(final_value, final_deployment) => {
             created["deployment"] = final_value;
-            if final_deployment.status == "running" {
-                eprintln!("deployment {name} is running");
+            if matches!(final_deployment.status.as_str(), "running" | "sleeping") {
+                eprintln!("deployment {name} is {}", final_deployment.status);
                 print_result(&created, &final_deployment, json, true)?;
                 return Ok(ExitStatus::Success);
             }
@@ -108,7 +115,7 @@ pub async fn run(
 }
 
 fn is_settled(status: &str) -> bool {
-    matches!(status, "running" | "failed" | "stopped")
+    matches!(status, "running" | "sleeping" | "failed" | "stopped")
 }
 
 async fn wait_until_settled(

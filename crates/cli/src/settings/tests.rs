@@ -53,6 +53,7 @@ fn serve_defaults() {
             cache_dir: None,
             sse_keep_alive: std::time::Duration::from_secs(15),
             health_interval: std::time::Duration::from_secs(30),
+            allow_unsandboxed: false,
         }
     );
 }
@@ -362,4 +363,27 @@ fn local_folders_become_absolute_and_other_sources_pass_unchanged() {
     ] {
         assert_eq!(local_source(source), source);
     }
+}
+
+#[test]
+fn deploy_argument_values_collect_by_name() {
+    let environment = Environment::new(Vec::<(String, String)>::new(), default_dir());
+    let settings = deploy(
+        &[
+            "deploy",
+            "npm:x",
+            "--arg",
+            "allowed-dir=/srv",
+            "--arg",
+            "allowed-dir=/tmp",
+            "--arg",
+            "read-only=true",
+        ],
+        &environment,
+    )
+    .unwrap();
+    assert_eq!(settings.args["allowed-dir"], ["/srv", "/tmp"]);
+    assert_eq!(settings.args["read-only"], ["true"]);
+    let error = deploy(&["deploy", "npm:x", "--arg", "=oops"], &environment).unwrap_err();
+    assert!(error.to_string().contains("NAME=VALUE"), "{error}");
 }

@@ -18,7 +18,8 @@ use dashboard::dashboard_deploys_with_a_real_browser;
 use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, unique_secret};
 use serde_json::Value;
 use supervision::{
-    a_hung_server_is_restarted, an_idle_deployment_sleeps_and_a_request_wakes_it,
+    a_hung_server_is_restarted, a_server_over_its_memory_limit_is_stopped_and_said_so,
+    a_server_sees_only_its_own_folders, an_idle_deployment_sleeps_and_a_request_wakes_it,
     kill_9_then_restart_leaves_no_orphan_and_no_duplicate,
 };
 
@@ -61,6 +62,8 @@ on_both_stores!(
     an_idle_deployment_sleeps_and_a_request_wakes_it,
     a_hung_server_is_restarted,
     kill_9_then_restart_leaves_no_orphan_and_no_duplicate,
+    a_server_sees_only_its_own_folders,
+    a_server_over_its_memory_limit_is_stopped_and_said_so,
     every_official_client_works_through_catwalk,
 );
 
@@ -654,8 +657,16 @@ fn a_session_survives_a_crash_of_its_server(kind: StoreKind) {
     // The same session, without a new initialize, works against the restarted server.
     let after = session.call(3, "echo", serde_json::json!({"message":"after"}));
     assert!(after["result"].to_string().contains("after"), "{after}");
-    let listed = catwalk.cli_json(&["ls"]);
-    assert_eq!(listed[0]["status"], "running", "{listed}");
+    // The status follows a moment after the restart (the tools are counted first).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while catwalk.cli_json(&["ls"])[0]["status"] != "running" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            catwalk.cli_json(&["ls"])
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let events = reqwest::blocking::Client::new()
         .get(format!("{}/api/deployments/phoenix/events", catwalk.url))
         .bearer_auth(catwalk.admin_token())
@@ -833,10 +844,30 @@ fn a_process_per_session_is_its_clients_own_even_after_a_crash(kind: StoreKind) 
         "{before}"
     );
 
-    let pid = before["pid"].as_u64().unwrap();
+    // The session's process is the newer of the two servers in the deployment's folder (the
+    // other is the shared one); pids inside a sandbox mean nothing here, so it is found by host pid.
+    let home = catwalk
+        .data_dir
+        .path()
+        .join("deployments")
+        .join(catwalk.cli_json(&["ls"])[0]["id"].as_str().unwrap());
+    let started_at = |pid: &u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(") ")
+            .map_or(vec![], |(_, r)| r.split(' ').collect());
+        fields.get(19).and_then(|f| f.parse().ok()).unwrap_or(0)
+    };
+    let servers = supervision::servers_in(&home);
+    assert_eq!(
+        servers.len(),
+        2,
+        "a shared and a session's process: {servers:?}"
+    );
+    let own = *servers.iter().max_by_key(|pid| started_at(pid)).unwrap();
     assert!(
         std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
+            .args(["-9", &own.to_string()])
             .status()
             .unwrap()
             .success()
@@ -858,7 +889,8 @@ fn a_process_per_session_is_its_clients_own_even_after_a_crash(kind: StoreKind) 
         std::thread::sleep(Duration::from_millis(100));
     }
     let after = whoami(2);
-    assert_ne!(after["pid"], before["pid"], "{after}");
+    let servers = supervision::servers_in(&home);
+    assert!(!servers.contains(&own), "{servers:?}");
     assert_eq!(after["clientInfo"], before["clientInfo"], "{after}");
     assert_eq!(after["capabilities"], before["capabilities"], "{after}");
 }

@@ -74,8 +74,24 @@ fn text_of(answer: &Value) -> String {
         .to_string()
 }
 
+/// Running or sleeping, not gone and not a zombie (a killed orphan stays a zombie until the
+/// machine's init reaps it, which in a container may be never).
+/// The server processes (not bubblewrap's own) working in a deployment's folder, by host pid.
+pub(crate) fn servers_in(folder: &std::path::Path) -> Vec<u32> {
+    processes_under(folder)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() != "bwrap")
+        })
+        .collect()
+}
+
 fn alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 pub fn an_idle_deployment_sleeps_and_a_request_wakes_it(kind: StoreKind) {
@@ -89,7 +105,7 @@ pub fn an_idle_deployment_sleeps_and_a_request_wakes_it(kind: StoreKind) {
     assert_eq!(status_of(&catwalk, "sleepy")["sleep_after_secs"], 2);
     let home = home_of(&catwalk, "sleepy");
     let session = RawSession::open(&endpoint, &token);
-    let before = text_of(&session.call(1, "pid", json!({})));
+    let before = text_of(&session.call(1, "instance", json!({})));
 
     wait_for_status(&catwalk, "sleepy", "sleeping", Duration::from_secs(20));
     assert_eq!(
@@ -104,7 +120,7 @@ pub fn an_idle_deployment_sleeps_and_a_request_wakes_it(kind: StoreKind) {
     // The next request wakes it and is answered as if nothing happened, on either session.
     let answer = newcomer.call(1, "echo", json!({"message": "good morning"}));
     assert_eq!(text_of(&answer), "good morning");
-    let after = text_of(&session.call(2, "pid", json!({})));
+    let after = text_of(&session.call(2, "instance", json!({})));
     assert_ne!(after, before, "a new process should answer");
     assert_eq!(status_of(&catwalk, "sleepy")["status"], "running");
     let events = events_of(&catwalk, "sleepy");
@@ -128,7 +144,7 @@ pub fn a_hung_server_is_restarted(kind: StoreKind) {
     let catwalk = Catwalk::start_with(kind, &["--health-interval", "1"]);
     let (endpoint, token) = catwalk.deploy(&misbehaving_server(), "stuck", &[]);
     let session = RawSession::open(&endpoint, &token);
-    let before = text_of(&session.call(1, "pid", json!({})));
+    let before = text_of(&session.call(1, "instance", json!({})));
 
     // The call never returns on its own: the server blocks its event loop for good. The health
     // check notices (a ping unanswered for 10 s) and restarts it; the call gets an error then.
@@ -142,13 +158,21 @@ pub fn a_hung_server_is_restarted(kind: StoreKind) {
         "{answer}"
     );
     assert!(took < Duration::from_secs(40), "took {took:?}");
-    wait_for_status(&catwalk, "stuck", "running", Duration::from_secs(20));
-    let events = events_of(&catwalk, "stuck");
-    assert!(
-        events.contains("the server did not answer a ping within 10 s"),
-        "{events}"
-    );
-    let after = text_of(&session.call(3, "pid", json!({})));
+    // The call fails as the process is stopped, a moment before the restart is recorded.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let events = events_of(&catwalk, "stuck");
+        let restarted = events.find("restarting: the process did not answer a ping within 10 s");
+        if restarted.is_some_and(|at| events[at..].contains("running")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no restart after the hang: {events}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let after = text_of(&session.call(3, "instance", json!({})));
     assert_ne!(after, before);
 }
 
@@ -162,29 +186,35 @@ pub fn kill_9_then_restart_leaves_no_orphan_and_no_duplicate(kind: StoreKind) {
         let name = format!("svc-{i}");
         endpoints.push(catwalk.deploy(&misbehaving_server(), &name, &[]));
         let home = home_of(&catwalk, &name);
-        let pids = processes_under(&home);
-        assert_eq!(pids.len(), 1, "{name}: {pids:?}");
-        old_pids.extend(pids);
+        assert_eq!(servers_in(&home).len(), 1, "{name}");
+        old_pids.extend(processes_under(&home));
         homes.push(home);
     }
     // One server leaves a process of its own that escapes its process group.
     let (endpoint, token) = &endpoints[0];
     let session = RawSession::open(endpoint, token);
-    let orphan: u32 = text_of(&session.call(1, "spawn_orphan", json!({})))
-        .parse()
-        .unwrap();
-    assert!(alive(orphan));
+    let orphan = session.call(1, "spawn_orphan", json!({}));
+    assert!(
+        !orphan["result"]["isError"].as_bool().unwrap_or(false),
+        "{orphan}"
+    );
+    let escaped: Vec<u32> = processes_under(&homes[0])
+        .into_iter()
+        .filter(|pid| !old_pids.contains(pid))
+        .collect();
+    assert_eq!(escaped.len(), 1, "the orphan should be found: {escaped:?}");
+    old_pids.extend(&escaped);
 
     catwalk.kill9();
+    // Nothing survives Catwalk: not the servers, not the sandboxes, not the orphan.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while old_pids.iter().any(|pid| alive(*pid)) {
+    while let Some(pid) = old_pids.iter().find(|pid| alive(**pid)) {
         assert!(
             Instant::now() < deadline,
-            "servers outlived a kill -9 of Catwalk"
+            "pid {pid} outlived a kill -9 of Catwalk"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(alive(orphan), "the escaped process is the case to clean up");
 
     catwalk.restart();
     for i in 0..COUNT {
@@ -195,19 +225,15 @@ pub fn kill_9_then_restart_leaves_no_orphan_and_no_duplicate(kind: StoreKind) {
             Duration::from_secs(60),
         );
     }
-    assert!(
-        !alive(orphan),
-        "the orphan of the earlier run is still alive"
-    );
     for (i, home) in homes.iter().enumerate() {
-        let pids = processes_under(home);
+        let servers = servers_in(home);
         assert_eq!(
-            pids.len(),
+            servers.len(),
             1,
-            "svc-{i} runs {} processes: {pids:?}",
-            pids.len()
+            "svc-{i} runs {} servers: {servers:?}",
+            servers.len()
         );
-        assert!(!old_pids.contains(&pids[0]));
+        assert!(!old_pids.contains(&servers[0]));
     }
     for (endpoint, token) in &endpoints {
         let session = RawSession::open(endpoint, token);
@@ -220,4 +246,110 @@ pub fn kill_9_then_restart_leaves_no_orphan_and_no_duplicate(kind: StoreKind) {
     assert!(!second.status.success());
     let said = String::from_utf8_lossy(&second.stderr);
     assert!(said.contains("another Catwalk"), "{said}");
+}
+
+pub fn a_server_sees_only_its_own_folders(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let (endpoint, token) = catwalk.deploy(&misbehaving_server(), "boxed", &[]);
+    let (other_endpoint, other_token) = catwalk.deploy(&misbehaving_server(), "neighbour", &[]);
+    let home = home_of(&catwalk, "boxed");
+    let neighbour = home_of(&catwalk, "neighbour");
+    let session = RawSession::open(&endpoint, &token);
+    let read = |id: u32, path: &std::path::Path| {
+        session.call(id, "read_file", json!({"path": path.to_str().unwrap()}))
+    };
+    let data = catwalk.data_dir.path();
+
+    // Catwalk's own secrets and database are out of sight.
+    for (id, file) in ["vault.key", "admin-token", "catwalk.db"]
+        .iter()
+        .enumerate()
+    {
+        let answer = read(id as u32 + 1, &data.join(file));
+        assert_eq!(
+            answer["result"]["isError"], true,
+            "{file} was readable: {answer}"
+        );
+        assert!(text_of(&answer).contains("ENOENT"), "{answer}");
+    }
+    // So is the other deployment's folder, and the other server's process.
+    let secret = neighbour.join("home/secret.txt");
+    let other = RawSession::open(&other_endpoint, &other_token);
+    let wrote = other.call(
+        1,
+        "write_file",
+        json!({"path": secret.to_str().unwrap(), "content": "mine"}),
+    );
+    assert_eq!(text_of(&wrote), format!("wrote {}", secret.display()));
+    let answer = read(10, &secret);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let other_pid = servers_in(&neighbour)[0];
+    assert!(
+        other_pid > 10,
+        "a host pid, not one inside a sandbox: {other_pid}"
+    );
+    let answer = read(11, &PathBuf::from(format!("/proc/{other_pid}/cmdline")));
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+
+    // It writes in its own home, which outlives a restart, and nowhere else.
+    let note = home.join("home/note.txt");
+    let wrote = session.call(
+        12,
+        "write_file",
+        json!({"path": note.to_str().unwrap(), "content": "kept"}),
+    );
+    assert!(
+        !wrote["result"]["isError"].as_bool().unwrap_or(false),
+        "{wrote}"
+    );
+    let outside = session.call(
+        13,
+        "write_file",
+        json!({"path": "/usr/local/catwalk-was-here", "content": "x"}),
+    );
+    assert_eq!(outside["result"]["isError"], true, "{outside}");
+    assert!(!std::path::Path::new("/usr/local/catwalk-was-here").exists());
+    let instance = text_of(&session.call(14, "instance", json!({})));
+    let _ = session.call(15, "crash", json!({}));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while session.call(16, "instance", json!({}))["result"]["content"][0]["text"]
+        == instance.as_str()
+    {
+        assert!(Instant::now() < deadline, "no restart after the crash");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(text_of(&read(17, &note)), "kept");
+
+    let system: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/api/system", catwalk.url))
+        .bearer_auth(catwalk.admin_token())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(system["isolation"]["sandboxed"], true, "{system}");
+}
+
+pub fn a_server_over_its_memory_limit_is_stopped_and_said_so(kind: StoreKind) {
+    let catwalk = Catwalk::start(kind);
+    let (endpoint, token) =
+        catwalk.deploy_with(&misbehaving_server(), "greedy", &[], &["--memory", "96"]);
+    assert_eq!(status_of(&catwalk, "greedy")["limits"]["memory_mib"], 96);
+    let session = RawSession::open(&endpoint, &token);
+    let answer = session.call(1, "eat_memory", json!({}));
+    assert!(answer["error"].is_object(), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let events = events_of(&catwalk, "greedy");
+        if events.contains("memory limit exceeded (96 MiB)") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no memory-limit event: {events}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    wait_for_status(&catwalk, "greedy", "running", Duration::from_secs(20));
+    assert_eq!(
+        text_of(&session.call(2, "echo", json!({"message": "lean again"}))),
+        "lean again"
+    );
 }

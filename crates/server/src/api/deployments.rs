@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use crate::configs::client_configs;
-use crate::options::{DeploymentOptions, ProcessModel};
+use crate::credentials::Credentials;
+use crate::options::{DeploymentOptions, Limits, ProcessModel};
 use crate::setup::App;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -28,12 +29,23 @@ pub struct CreateBody {
     name: Option<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    /// Values of the spec's argument fields, by field name.
+    #[serde(default)]
+    args: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     public: bool,
     call_timeout_secs: Option<u64>,
     #[serde(default)]
     process_model: ProcessModel,
     sleep_after_secs: Option<u64>,
+    #[serde(default = "yes")]
+    network: bool,
+    #[serde(default)]
+    limits: Limits,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -81,12 +93,17 @@ pub async fn create(
         .create(
             request.source.trim(),
             request.name,
-            request.env,
+            Credentials {
+                env: request.env,
+                args: request.args,
+            },
             request.public,
             DeploymentOptions {
                 call_timeout_secs: request.call_timeout_secs,
                 process_model: request.process_model,
                 sleep_after_secs: request.sleep_after_secs,
+                network: request.network,
+                limits: request.limits,
             },
         )
         .await?;
@@ -209,6 +226,8 @@ fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
         "call_timeout_secs": options.call_timeout_secs,
         "process_model": options.process_model,
         "sleep_after_secs": options.sleep_after_secs,
+        "network": options.network,
+        "limits": options.limits,
         "endpoint": app.deployments.endpoint(&deployment.name),
         "env_keys": deployment.env_keys,
         "spec": spec,

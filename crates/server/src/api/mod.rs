@@ -31,6 +31,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/deployments/{name}/token", post(deployments::rotate_token))
         .route("/deployments/{name}/events", get(deployments::events))
         .route("/deployments/{name}/logs", get(deployments::logs))
+        .route("/system", get(system))
         .layer(middleware::from_fn_with_state(app.clone(), require_admin));
     Router::new()
         .route("/health", get(health))
@@ -41,6 +42,11 @@ pub fn router(app: Arc<App>) -> Router {
 
 async fn health() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// How this Catwalk runs servers (sandboxed or not, and why).
+async fn system(State(app): State<Arc<App>>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "isolation": app.deployments.isolation().describe() }))
 }
 
 async fn require_admin(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
