@@ -8,8 +8,9 @@
 //!
 //! A server-to-client request becomes an `input_required` result ([`mrtr`]) when this request
 //! declared the capability it needs, and ends the request with MissingRequiredClientCapability
-//! (-32021, HTTP 400) when it did not: the server's request gets an error and its call is
-//! cancelled. Other server requests are refused (a `ping` is answered).
+//! (-32021, HTTP 400) when it did not: the server's request gets an error, and its call is
+//! cancelled unless it ends by itself first ([`Exchange::wind_down`]). Other server requests
+//! are refused (a `ping` is answered).
 //!
 //! Log messages: a stdio server's `notifications/message` names no request. The bridge hands it
 //! to the request sent most recently among those in flight, or to every session when none is; a
@@ -17,6 +18,7 @@
 //! relays none.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -37,6 +39,11 @@ pub(crate) struct Context {
     pub upstream: Upstream,
     pub facts: Arc<Facts>,
 }
+
+/// How long a call whose client's request has ended may take to end by itself upstream, before
+/// it is cancelled; at most `input_timeout`, which bounds how long Catwalk keeps any call going
+/// for a client that is not waiting for it.
+const WIND_DOWN: Duration = Duration::from_secs(5);
 
 /// The server-to-client methods MRTR relays, each with the client capability it needs.
 const RELAYABLE: [(&str, &str); 3] = [
@@ -234,10 +241,11 @@ impl Exchange {
 
     /// Ends the request because the server asked for `capability`, which the client did not
     /// declare: the server's requests (the one that needs it, and any gathered with it) get an
-    /// error, the call is cancelled upstream (when the exchange drops), and the client gets
+    /// error, the call ends upstream ([`Exchange::wind_down`]), and the client gets
     /// MissingRequiredClientCapabilityError naming the capability, under `reply_id`.
     pub(crate) async fn fail_missing(
         self,
+        context: &Context,
         requests: &[Message],
         capability: &str,
         reply_id: Id,
@@ -247,6 +255,7 @@ impl Exchange {
         for request in requests {
             self.refuse(request, &reason).await;
         }
+        tokio::spawn(self.wind_down(WIND_DOWN.min(context.gateway.config.input_timeout)));
         super::error_message(
             reply_id,
             codes_2026::MISSING_REQUIRED_CLIENT_CAPABILITY,
@@ -257,6 +266,30 @@ impl Exchange {
             ),
             Some(json!({ "requiredCapabilities": { capability: {} } })),
         )
+    }
+
+    /// Lets the call end upstream after the client's request has ended: a server whose request
+    /// failed usually gives up and answers at once, and gets `limit` to do so (its further
+    /// requests refused); after that the call is cancelled (when the exchange drops).
+    ///
+    /// Why not cancel at once: a server does not answer a cancelled call, and the bridge counts
+    /// a call as in flight until it is answered, so on a process shared by all clients every
+    /// later server request would be refused as ambiguous. A call that ends by itself leaves
+    /// nothing behind.
+    async fn wind_down(mut self, limit: Duration) {
+        let ended = async {
+            loop {
+                match self.next().await {
+                    Step::Answer(_) => return,
+                    Step::Related(_) => {}
+                    Step::Input(request) | Step::Missing(request, _) => {
+                        self.refuse(&request, "the client's request has ended")
+                            .await;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(limit, ended).await;
     }
 
     async fn refuse(&self, request: &Message, reason: &str) {
@@ -317,7 +350,7 @@ async fn answer(context: Context, mut exchange: Exchange, reply_id: Id) -> Respo
         Step::Missing(request, capability) => {
             return json_answer(
                 &exchange
-                    .fail_missing(&[request], capability, reply_id)
+                    .fail_missing(&context, &[request], capability, reply_id)
                     .await,
             );
         }
@@ -339,7 +372,7 @@ async fn answer(context: Context, mut exchange: Exchange, reply_id: Id) -> Respo
                     yield mrtr::park(&context, current, request, reply_id.clone()).await;
                 }
                 Step::Missing(request, capability) => {
-                    yield current.fail_missing(&[request], capability, reply_id.clone()).await;
+                    yield current.fail_missing(&context, &[request], capability, reply_id.clone()).await;
                 }
             }
         }

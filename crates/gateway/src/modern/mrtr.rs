@@ -128,7 +128,9 @@ pub(crate) async fn park(
             Some(Step::Input(request)) => requests.push(request),
             Some(Step::Missing(request, capability)) => {
                 requests.push(request);
-                return exchange.fail_missing(&requests, capability, reply_id).await;
+                return exchange
+                    .fail_missing(context, &requests, capability, reply_id)
+                    .await;
             }
             Some(step) => {
                 exchange.hold(step);

@@ -30,6 +30,7 @@ pub(super) fn tools() -> Value {
         {"name": "ask", "inputSchema": {"type": "object"}},
         {"name": "ask_all", "inputSchema": {"type": "object"}},
         {"name": "ask_then_progress", "inputSchema": {"type": "object"}},
+        {"name": "ask_forever", "inputSchema": {"type": "object"}},
         {"name": "hang", "inputSchema": {"type": "object"}},
         {"name": "change", "inputSchema": {"type": "object"}},
     ])
@@ -41,6 +42,7 @@ pub(super) fn tools() -> Value {
 /// - `ask` asks the client for input (elicitation) and answers with what it got;
 /// - `ask_all` asks for elicitation, sampling and roots at once, and answers with all it got;
 /// - `ask_then_progress` asks (elicitation), sends progress, and answers with what it got;
+/// - `ask_forever` asks (elicitation) and never answers, whatever it gets;
 /// - `hang` sends progress, then never answers;
 /// - `change` announces list changes and resource updates, then answers.
 pub(super) async fn scripted_server(received: Received) -> Upstream {
@@ -59,6 +61,7 @@ pub(super) async fn scripted_server(received: Received) -> Upstream {
             let mut out = Vec::new();
             let reply = |result: Value| json!({"jsonrpc": "2.0", "id": id, "result": result});
             match message["method"].as_str() {
+                None if id == "f1" => {}
                 None => {
                     // The answer to one of our requests: the call that asked finishes once all
                     // of its requests are answered.
@@ -117,6 +120,10 @@ pub(super) async fn scripted_server(received: Received) -> Upstream {
                             if params["name"] == "ask_then_progress" {
                                 out.push(progress);
                             }
+                        }
+                        "ask_forever" => {
+                            out.push(json!({"jsonrpc":"2.0","id":"f1","method":"elicitation/create",
+                                "params":{"message":"Forever?","requestedSchema":{"type":"object"}}}));
                         }
                         "ask_all" => {
                             for (asked, method, params) in [

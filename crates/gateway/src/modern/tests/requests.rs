@@ -286,7 +286,7 @@ async fn results_carry_result_type_server_info_and_caching_hints() {
     let f = fixture().await;
     let (_, tools) = call(&f.app, modern(json!(1), "tools/list", json!({}))).await;
     let result = &tools["result"];
-    assert_eq!(result["tools"].as_array().unwrap().len(), 7);
+    assert_eq!(result["tools"].as_array().unwrap().len(), 8);
     assert_eq!(result["resultType"], "complete");
     assert_eq!(
         result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],

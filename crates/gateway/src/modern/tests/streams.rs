@@ -179,14 +179,16 @@ async fn an_unanswered_input_request_expires_and_cancels_the_call() {
 #[tokio::test]
 async fn a_server_request_for_an_undeclared_capability_fails_the_request_with_32021() {
     let f = fixture().await;
-    // Sampling is declared, elicitation (what `ask` needs) is not.
-    let ask = modern(
-        json!(1),
-        "tools/call",
-        json!({"name": "ask", "arguments": {}, "_meta": {
-            "io.modelcontextprotocol/clientCapabilities": {"sampling": {}}}}),
-    );
-    let (status, answer) = call(&f.app, ask).await;
+    let request = |id: Value, tool: &str| {
+        // Sampling is declared, elicitation (what both tools ask for) is not.
+        modern(
+            id,
+            "tools/call",
+            json!({"name": tool, "arguments": {}, "_meta": {
+                "io.modelcontextprotocol/clientCapabilities": {"sampling": {}}}}),
+        )
+    };
+    let (status, answer) = call(&f.app, request(json!(1), "ask")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert_eq!(answer["id"], 1);
     assert_eq!(answer["error"]["code"], -32021, "{answer}");
@@ -195,25 +197,31 @@ async fn a_server_request_for_an_undeclared_capability_fails_the_request_with_32
         json!({"requiredCapabilities": {"elicitation": {}}})
     );
     assert_eq!(f.gateway.modern.parked.len(), 0);
-    // The server's request got an error, and the call was cancelled.
-    let upstream_id = f.received("tools/call").pop().unwrap()["id"].clone();
-    for _ in 0..100 {
-        let received = f.received.lock().unwrap().clone();
-        let refused = received
+    // The server's request got an error; `ask` then ends its call, which needs no cancelling
+    // (the fixture's input_timeout, 500 ms, bounds the wait before one).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let refused = |id: &str| {
+        f.received
+            .lock()
+            .unwrap()
             .iter()
-            .any(|m| m["id"] == "s1" && m["error"]["message"].is_string());
-        let cancelled = received.iter().any(|m| {
-            m["method"] == "notifications/cancelled" && m["params"]["requestId"] == upstream_id
-        });
-        if refused && cancelled {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!(
-        "the server's request was not refused or the call not cancelled: {:?}",
-        f.received.lock().unwrap()
-    );
+            .any(|m| m["id"] == id && m["error"]["message"].is_string())
+    };
+    assert!(refused("s1"), "{:?}", f.received.lock().unwrap());
+    assert!(f.received("notifications/cancelled").is_empty());
+
+    // `ask_forever` goes on after the error: its call is cancelled.
+    let (status, answer) = call(&f.app, request(json!(2), "ask_forever")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], -32021, "{answer}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(refused("f1"));
+    assert!(f.received("notifications/cancelled").is_empty());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let upstream_id = f.received("tools/call").pop().unwrap()["id"].clone();
+    let cancelled = f.received("notifications/cancelled");
+    assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    assert_eq!(cancelled[0]["params"]["requestId"], upstream_id);
 }
 
 #[tokio::test]
