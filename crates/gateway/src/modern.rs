@@ -44,6 +44,8 @@ pub const VERSION: &str = "2026-07-28";
 pub mod codes_2026 {
     /// HTTP headers missing, malformed, or disagreeing with the body.
     pub const HEADER_MISMATCH: i64 = -32020;
+    /// The request needs a client capability its `_meta` did not declare.
+    pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
     /// The requested protocol version is not served here.
     pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 }
@@ -51,7 +53,8 @@ pub mod codes_2026 {
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
-/// `_meta` keys with this prefix belong to the modern protocol and are not forwarded upstream.
+/// `_meta` keys with this prefix belong to the modern protocol and are not forwarded upstream,
+/// except [`META_CAPABILITIES`] (see [`Call::upstream_params`]).
 const META_PREFIX: &str = "io.modelcontextprotocol/";
 
 /// Methods the 2026-07-28 revision removed; a modern request for one gets 404.
@@ -149,14 +152,22 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// The params to send to the legacy upstream: without the modern `_meta` keys and without
-    /// the MRTR fields, which a legacy server does not know.
+    /// The params to send to the legacy upstream: without the MRTR fields, which a legacy server
+    /// does not know, and without the modern `_meta` keys but one.
+    ///
+    /// The client's capabilities stay: a shared upstream was initialized with Catwalk's own
+    /// (sampling and elicitation), which say nothing about the modern client behind this one
+    /// request. Under the key the specification gives them, a server that looks for them can
+    /// ask only for what this client can answer (2026-07-28 tells servers to read them from
+    /// there), and a server that does not ignores an unknown `_meta` key, as `_meta` requires.
+    /// The other keys stay here: a server that saw the modern version might answer in the modern
+    /// shape on a connection Catwalk speaks legacy on.
     fn upstream_params(&self) -> Map<String, Value> {
         let mut params = self.params.clone();
         params.remove("inputResponses");
         params.remove("requestState");
         if let Some(Value::Object(meta)) = params.get_mut("_meta") {
-            meta.retain(|key, _| !key.starts_with(META_PREFIX));
+            meta.retain(|key, _| key == META_CAPABILITIES || !key.starts_with(META_PREFIX));
             if meta.is_empty() {
                 params.remove("_meta");
             }
@@ -344,6 +355,8 @@ fn check(headers: &HeaderMap, message: Message, facts: &Facts) -> Result<Call, R
         ),
     };
 
+    check_input_responses(&params)?;
+
     match header_str(headers, VERSION_HEADER).map(str::trim) {
         None => {
             return Err(Rejection::mismatch(
@@ -407,6 +420,30 @@ fn check(headers: &HeaderMap, message: Message, facts: &Facts) -> Result<Call, R
         headers::check_name(headers, value)?;
     }
     Ok(call)
+}
+
+/// `inputResponses`, when present, maps keys to results (objects): anything else is a malformed
+/// request, refused before it reaches a waiting request (which keeps waiting for a good retry).
+fn check_input_responses(params: &Map<String, Value>) -> Result<(), Rejection> {
+    let Some(responses) = params.get("inputResponses") else {
+        return Ok(());
+    };
+    let malformed = |what: String| {
+        Rejection::invalid_params(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{what}; inputResponses maps each key of the inputRequests being answered to \
+                 its result (an object)"
+            ),
+        )
+    };
+    let Value::Object(responses) = responses else {
+        return Err(malformed(format!("inputResponses is {responses}")));
+    };
+    match responses.iter().find(|(_, response)| !response.is_object()) {
+        Some((key, response)) => Err(malformed(format!("inputResponses[{key:?}] is {response}"))),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

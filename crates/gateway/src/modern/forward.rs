@@ -6,12 +6,19 @@
 //! while waiting for a JSON answer, cancels the request upstream (`notifications/cancelled`):
 //! in 2026-07-28 a closed stream is the cancellation signal.
 //!
+//! A server-to-client request becomes an `input_required` result ([`mrtr`]) when this request
+//! declared the capability it needs, and ends the request with MissingRequiredClientCapability
+//! (-32021, HTTP 400) when it did not: the server's request gets an error, and its call is
+//! cancelled unless it ends by itself first ([`Exchange::wind_down`]). Other server requests
+//! are refused (a `ping` is answered).
+//!
 //! Log messages: a stdio server's `notifications/message` names no request. The bridge hands it
 //! to the request sent most recently among those in flight, or to every session when none is; a
 //! request with a log level relays what it gets at or above that level, a request without one
 //! relays none.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -19,8 +26,9 @@ use catwalk_bridge::{Session, Upstream};
 use catwalk_protocol::{Id, Kind, Message, codes, raw};
 use serde_json::{Map, Value, json};
 use tokio::sync::{OwnedMutexGuard, mpsc};
+use tokio::time::Instant;
 
-use super::{Call, Facts, LOG_LEVELS, mrtr};
+use super::{Call, Facts, LOG_LEVELS, META_CAPABILITIES, codes_2026, mrtr};
 use crate::{Gateway, reply};
 
 /// What a request is served with.
@@ -32,10 +40,24 @@ pub(crate) struct Context {
     pub facts: Arc<Facts>,
 }
 
+/// How long a call whose client's request has ended may take to end by itself upstream, before
+/// it is cancelled; at most `input_timeout`, which bounds how long Catwalk keeps any call going
+/// for a client that is not waiting for it.
+const WIND_DOWN: Duration = Duration::from_secs(5);
+
+/// The server-to-client methods MRTR relays, each with the client capability it needs.
+const RELAYABLE: [(&str, &str); 3] = [
+    ("elicitation/create", "elicitation"),
+    ("sampling/createMessage", "sampling"),
+    ("roots/list", "roots"),
+];
+
 /// One request in flight upstream, on a session of its own.
 pub(crate) struct Exchange {
     session: Arc<Session>,
     answers: mpsc::Receiver<Message>,
+    /// A step taken from the streams but not yet handed out (see [`Exchange::hold`]).
+    held: Option<Step>,
     /// The session's stream of broadcasts, held only while the client wants log messages.
     logs: Option<OwnedMutexGuard<mpsc::Receiver<Message>>>,
     log_level: Option<usize>,
@@ -56,6 +78,8 @@ pub(crate) enum Step {
     Answer(Message),
     /// A server-to-client request the client declared it can answer.
     Input(Message),
+    /// A server-to-client request for a capability this request did not declare (the name).
+    Missing(Message, &'static str),
 }
 
 impl Exchange {
@@ -66,11 +90,20 @@ impl Exchange {
             &call.method,
             Some(raw(&call.upstream_params())),
         );
-        session.declare_capabilities(Value::Object(call.client_capabilities.clone()));
+        // The bridge refuses on its own a server request whose capability the session did not
+        // declare, unseen by this exchange. Declaring every relayable one leaves the decision
+        // here, where a request for an undeclared one can fail the client's request the modern
+        // way (-32021) instead of being refused behind its back ([`Exchange::classify`]).
+        let relayable: Map<String, Value> = RELAYABLE
+            .iter()
+            .map(|(_, capability)| (capability.to_string(), json!({})))
+            .collect();
+        session.declare_capabilities(Value::Object(relayable));
         let answers = session.request(request).await;
         let mut exchange = Exchange {
             session,
             answers,
+            held: None,
             logs: None,
             log_level: None,
             client_capabilities: call.client_capabilities.clone(),
@@ -85,10 +118,6 @@ impl Exchange {
 
     /// Takes the client's wishes of this attempt (a retry may declare other capabilities).
     pub(crate) async fn adopt(&mut self, call: &Call) {
-        if self.client_capabilities != call.client_capabilities {
-            self.session
-                .declare_capabilities(Value::Object(call.client_capabilities.clone()));
-        }
         self.client_capabilities = call.client_capabilities.clone();
         self.log_level = call.log_level;
         if self.log_level.is_none() {
@@ -99,6 +128,18 @@ impl Exchange {
     }
 
     pub(crate) async fn next(&mut self) -> Step {
+        self.next_until(None)
+            .await
+            .expect("without a deadline there is always a next step")
+    }
+
+    /// The next step, or `None` once `deadline` passes with none. Only the wait is cut short:
+    /// a message taken from the streams is always dealt with (a refusal always reaches the
+    /// server).
+    pub(crate) async fn next_until(&mut self, deadline: Option<Instant>) -> Option<Step> {
+        if let Some(step) = self.held.take() {
+            return Some(step);
+        }
         loop {
             let logs = &mut self.logs;
             let from_logs = async {
@@ -107,9 +148,16 @@ impl Exchange {
                     None => std::future::pending().await,
                 }
             };
+            let expired = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
             let (message, broadcast) = tokio::select! {
                 message = self.answers.recv() => (message, false),
                 message = from_logs => (message, true),
+                () = expired => return None,
             };
             if broadcast && message.is_none() {
                 self.logs = None;
@@ -117,16 +165,16 @@ impl Exchange {
             }
             let Some(message) = message else {
                 self.finished = true;
-                return Step::Answer(Message::error(
+                return Some(Step::Answer(Message::error(
                     Some(self.upstream_id.clone()),
                     codes::SERVER_UNAVAILABLE,
                     "the MCP server stopped before answering",
-                ));
+                )));
             };
             match message.kind() {
                 Kind::Response if !broadcast => {
                     self.finished = true;
-                    return Step::Answer(message);
+                    return Some(Step::Answer(message));
                 }
                 Kind::Response => {}
                 Kind::Notification => {
@@ -134,23 +182,29 @@ impl Exchange {
                         // Progress comes on the request's own stream; other broadcasts (list
                         // changes) belong to subscriptions/listen.
                         if !broadcast {
-                            return Step::Related(message);
+                            return Some(Step::Related(message));
                         }
                     } else if self.wants_log(&message) {
-                        return Step::Related(message);
+                        return Some(Step::Related(message));
                     }
                 }
-                Kind::Request => match self.refusal(&message) {
-                    None if !broadcast => return Step::Input(message),
-                    refusal => {
-                        let reason = refusal.unwrap_or_else(|| {
-                            "the request it would belong to is not waiting for input".into()
-                        });
-                        self.refuse(&message, &reason).await;
-                    }
+                Kind::Request if broadcast => {
+                    let reason = "the request it would belong to is not waiting for input";
+                    self.refuse(&message, reason).await;
+                }
+                Kind::Request => match self.classify(&message) {
+                    Ok(None) => return Some(Step::Input(message)),
+                    Ok(Some(capability)) => return Some(Step::Missing(message, capability)),
+                    Err(reason) => self.refuse(&message, &reason).await,
                 },
             }
         }
+    }
+
+    /// Puts a step back, to be the next one [`Exchange::next`] hands out.
+    pub(crate) fn hold(&mut self, step: Step) {
+        debug_assert!(self.held.is_none(), "one step is held at most");
+        self.held = Some(step);
     }
 
     /// Answers a server-to-client request on the client's behalf.
@@ -169,23 +223,73 @@ impl Exchange {
         }
     }
 
-    /// Why the client cannot be asked this request, if it cannot: MRTR carries only
-    /// elicitation, sampling and roots, and only when this request declared the capability.
-    fn refusal(&self, request: &Message) -> Option<String> {
+    /// Whether the client can be asked a server's request: `Ok(None)` when it can,
+    /// `Ok(Some(capability))` when this request did not declare the capability it needs, and
+    /// `Err(reason)` for a request MRTR cannot carry at all (only elicitation, sampling and
+    /// roots travel as input requests).
+    fn classify(&self, request: &Message) -> Result<Option<&'static str>, String> {
         let method = request.method.as_deref().unwrap_or_default();
-        let capability = match method {
-            "elicitation/create" => "elicitation",
-            "sampling/createMessage" => "sampling",
-            "roots/list" => "roots",
-            _ => return Some(format!("{method} cannot be relayed to a 2026-07-28 client")),
+        let Some((_, capability)) = RELAYABLE.iter().find(|(known, _)| *known == method) else {
+            return Err(format!("{method} cannot be relayed to a 2026-07-28 client"));
         };
-        if self.client_capabilities.contains_key(capability) {
-            None
-        } else {
-            Some(format!(
-                "the client did not declare the {capability} capability on this request"
-            ))
+        let declared = self
+            .client_capabilities
+            .get(*capability)
+            .is_some_and(|c| !c.is_null());
+        Ok((!declared).then_some(*capability))
+    }
+
+    /// Ends the request because the server asked for `capability`, which the client did not
+    /// declare: the server's requests (the one that needs it, and any gathered with it) get an
+    /// error, the call ends upstream ([`Exchange::wind_down`]), and the client gets
+    /// MissingRequiredClientCapabilityError naming the capability, under `reply_id`.
+    pub(crate) async fn fail_missing(
+        self,
+        context: &Context,
+        requests: &[Message],
+        capability: &str,
+        reply_id: Id,
+    ) -> Message {
+        let reason =
+            format!("the client did not declare the {capability} capability on this request");
+        for request in requests {
+            self.refuse(request, &reason).await;
         }
+        tokio::spawn(self.wind_down(WIND_DOWN.min(context.gateway.config.input_timeout)));
+        super::error_message(
+            reply_id,
+            codes_2026::MISSING_REQUIRED_CLIENT_CAPABILITY,
+            &format!(
+                "Missing required client capability: the server asked for {capability}, which \
+                 this request did not declare in _meta[{META_CAPABILITIES:?}]; declare it and \
+                 send the request again"
+            ),
+            Some(json!({ "requiredCapabilities": { capability: {} } })),
+        )
+    }
+
+    /// Lets the call end upstream after the client's request has ended: a server whose request
+    /// failed usually gives up and answers at once, and gets `limit` to do so (its further
+    /// requests refused); after that the call is cancelled (when the exchange drops).
+    ///
+    /// Why not cancel at once: a server does not answer a cancelled call, and the bridge counts
+    /// a call as in flight until it is answered, so on a process shared by all clients every
+    /// later server request would be refused as ambiguous. A call that ends by itself leaves
+    /// nothing behind.
+    async fn wind_down(mut self, limit: Duration) {
+        let ended = async {
+            loop {
+                match self.next().await {
+                    Step::Answer(_) => return,
+                    Step::Related(_) => {}
+                    Step::Input(request) | Step::Missing(request, _) => {
+                        self.refuse(&request, "the client's request has ended")
+                            .await;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(limit, ended).await;
     }
 
     async fn refuse(&self, request: &Message, reason: &str) {
@@ -224,7 +328,7 @@ pub(crate) async fn run(context: Context, call: Call) -> Response {
     if call.params.contains_key("requestState") {
         return match mrtr::resume(&context, &call).await {
             Ok(mrtr::Resumed::Continue(exchange)) => answer(context, exchange, call.id).await,
-            Ok(mrtr::Resumed::Again(question)) => reply::json(&question),
+            Ok(mrtr::Resumed::Again(question)) => json_answer(&question),
             Err(rejection) => rejection.respond(&call.id),
         };
     }
@@ -238,16 +342,17 @@ async fn answer(context: Context, mut exchange: Exchange, reply_id: Id) -> Respo
     let first = match first {
         Step::Related(message) => message,
         Step::Answer(response) => {
-            let response = finish(&context, &exchange.method, response, reply_id);
-            let status = if error_code(&response) == Some(codes::METHOD_NOT_FOUND) {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::OK
-            };
-            return reply::json_with_status(status, &response);
+            return json_answer(&finish(&context, &exchange.method, response, reply_id));
         }
         Step::Input(request) => {
-            return reply::json(&mrtr::park(&context, exchange, request, reply_id));
+            return json_answer(&mrtr::park(&context, exchange, request, reply_id).await);
+        }
+        Step::Missing(request, capability) => {
+            return json_answer(
+                &exchange
+                    .fail_missing(&context, &[request], capability, reply_id)
+                    .await,
+            );
         }
     };
     let keep_alive = context.gateway.config.keep_alive;
@@ -264,12 +369,25 @@ async fn answer(context: Context, mut exchange: Exchange, reply_id: Id) -> Respo
                     yield finish(&context, &current.method, response, reply_id.clone());
                 }
                 Step::Input(request) => {
-                    yield mrtr::park(&context, current, request, reply_id.clone());
+                    yield mrtr::park(&context, current, request, reply_id.clone()).await;
+                }
+                Step::Missing(request, capability) => {
+                    yield current.fail_missing(&context, &[request], capability, reply_id.clone()).await;
                 }
             }
         }
     };
     reply::sse(stream, keep_alive)
+}
+
+/// The answer to a request as a JSON body, with the HTTP status its error (if any) calls for.
+fn json_answer(answer: &Message) -> Response {
+    let status = match error_code(answer) {
+        Some(codes::METHOD_NOT_FOUND) => StatusCode::NOT_FOUND,
+        Some(codes_2026::MISSING_REQUIRED_CLIENT_CAPABILITY) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    reply::json_with_status(status, answer)
 }
 
 /// The upstream's response as the modern client expects it, under the id of its request.

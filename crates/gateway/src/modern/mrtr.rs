@@ -8,33 +8,60 @@
 //! Catwalk bridges the two by keeping the upstream request waiting (parked, with its bridge
 //! session) and handing the client a `requestState` that names it: 256 random bits, meaningless
 //! outside this Catwalk process. The retry must come from the same principal, for the same
-//! deployment, method and name; its answer then goes to the upstream as the response to its
-//! request, and the retry's answer is whatever the upstream does next (its result, or another
-//! `input_required`). A retry without the answer gets the same question again, under a new
-//! `requestState` (as SEP-2322 recommends, rather than an error). A parked request nobody
-//! retries is cancelled upstream after [`crate::GatewayConfig::input_timeout`].
+//! deployment, method and name; its answers then go to the upstream as the responses to its
+//! requests, and the retry's answer is whatever the upstream does next (its result, or another
+//! `input_required`). A retry that leaves some requests unanswered gets those again, under a new
+//! `requestState` (as SEP-2322 recommends, rather than an error); the answered ones go upstream
+//! at once. A parked request nobody retries is cancelled upstream after
+//! [`crate::GatewayConfig::input_timeout`].
+//!
+//! The keys of `inputRequests` are the ids the bridge gave the server's requests: a legacy
+//! server's request carries no name for what it asks, so Catwalk cannot use the server's own.
+//!
+//! Several requests at once: a server may ask for several inputs concurrently (elicitation,
+//! sampling and roots together), and a client should get them in one `input_required`, not one
+//! round trip each. Stdio says nothing about which requests belong together, so Catwalk gathers
+//! what arrives close together: after a request, it waits up to [`GATHER_QUIET`] for another,
+//! and [`GATHER_LIMIT`] in all. A server writes concurrent requests back to back, so they land
+//! well within that. Gathering only groups: a request that comes later is not lost, it becomes
+//! the next `input_required` once the client has answered these. Whatever else arrives while
+//! gathering (progress, the result) is kept for the next step.
 //!
 //! The state is held in memory, not encoded in `requestState`: a legacy server's waiting request
 //! lives in its process, so a retry can only ever succeed against this Catwalk instance.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use catwalk_protocol::{Id, Message, raw};
 use serde_json::{Map, Value, json};
+use tokio::time::Instant;
 
-use super::forward::{Context, Exchange};
+use super::forward::{Context, Exchange, Step};
 use super::{Call, Rejection};
+
+/// How long gathering waits for one more request after the last one.
+const GATHER_QUIET: Duration = Duration::from_millis(30);
+/// How long gathering goes on at most, from the first request.
+const GATHER_LIMIT: Duration = Duration::from_millis(300);
+
+/// One of the server's requests the client is asked to answer.
+struct Input {
+    /// The id the bridge gave the upstream's request, under which its answer goes back.
+    id: Id,
+    /// The key of the input request in `inputRequests`: that id as a string.
+    key: String,
+    /// The entry of `inputRequests` (the server's request without its id).
+    request: Value,
+}
 
 struct Waiting {
     deployment: String,
     principal: String,
-    /// The key of the input request in `inputRequests`: the id the bridge gave the upstream's
-    /// request, under which its answer goes back.
-    key: String,
-    /// The entry of `inputRequests` (the server's request without its id).
-    input: Value,
+    /// What the client was asked, none answered yet.
+    inputs: Vec<Input>,
     exchange: Exchange,
 }
 
@@ -42,7 +69,8 @@ struct Waiting {
 pub(crate) enum Resumed {
     /// The client's input went upstream; the request goes on.
     Continue(Exchange),
-    /// The retry did not answer: the same question again, as the answer to the retry.
+    /// The retry left requests unanswered: those again (the answered ones went upstream), as
+    /// the answer to the retry.
     Again(Message),
 }
 
@@ -82,52 +110,76 @@ impl Parked {
     }
 }
 
-/// Parks the exchange and returns the `input_required` answer to the client's request.
-pub(crate) fn park(
+/// Gathers the server's requests that come with `first`, then parks the exchange and returns
+/// the `input_required` answer to the client's request; or, when one of them needs a capability
+/// the client did not declare, ends the request with that error instead.
+pub(crate) async fn park(
     context: &Context,
-    exchange: Exchange,
-    request: Message,
+    mut exchange: Exchange,
+    first: Message,
     reply_id: Id,
 ) -> Message {
-    let key = match &request.id {
-        Some(Id::String(key)) => key.clone(),
-        Some(Id::Number(number)) => number.to_string(),
-        None => unreachable!("a server-to-client request has an id"),
+    let mut requests = vec![first];
+    let limit = Instant::now() + GATHER_LIMIT;
+    loop {
+        let deadline = limit.min(Instant::now() + GATHER_QUIET);
+        match exchange.next_until(Some(deadline)).await {
+            None => break,
+            Some(Step::Input(request)) => requests.push(request),
+            Some(Step::Missing(request, capability)) => {
+                requests.push(request);
+                return exchange
+                    .fail_missing(context, &requests, capability, reply_id)
+                    .await;
+            }
+            Some(step) => {
+                exchange.hold(step);
+                break;
+            }
+        }
+    }
+    let inputs = requests.iter().map(input).collect();
+    park_inputs(context, exchange, inputs, reply_id)
+}
+
+fn input(request: &Message) -> Input {
+    let id = request
+        .id
+        .clone()
+        .expect("a server-to-client request has an id");
+    let key = match &id {
+        Id::String(key) => key.clone(),
+        Id::Number(number) => number.to_string(),
     };
-    let mut input_request = Map::new();
-    input_request.insert(
+    let mut entry = Map::new();
+    entry.insert(
         "method".into(),
         json!(request.method.as_deref().unwrap_or_default()),
     );
     if let Some(params) = &request.params
         && let Ok(params) = serde_json::from_str::<Value>(params.get())
     {
-        input_request.insert("params".into(), params);
+        entry.insert("params".into(), params);
     }
-    park_input(
-        context,
-        exchange,
+    Input {
+        id,
         key,
-        Value::Object(input_request),
-        reply_id,
-    )
+        request: Value::Object(entry),
+    }
 }
 
-fn park_input(
-    context: &Context,
-    exchange: Exchange,
-    key: String,
-    input: Value,
-    reply_id: Id,
-) -> Message {
+fn park_inputs(context: &Context, exchange: Exchange, inputs: Vec<Input>, reply_id: Id) -> Message {
     let token = crate::sessions::unguessable_id();
+    let requests: Map<String, Value> = inputs
+        .iter()
+        .map(|input| (input.key.clone(), input.request.clone()))
+        .collect();
     context.gateway.modern.parked.lock().insert(
         token.clone(),
         Waiting {
             deployment: context.deployment.clone(),
             principal: context.principal.clone(),
-            key: key.clone(),
-            input: input.clone(),
+            inputs,
             exchange,
         },
     );
@@ -140,15 +192,13 @@ fn park_input(
             gateway.modern.parked.remove(&expiring);
         }
     });
-    let mut requests = Map::new();
-    requests.insert(key, input);
     let result = context
         .facts
         .input_required(Value::Object(requests), &token);
     Message::response(reply_id, raw(&result))
 }
 
-/// Takes the exchange a retry's `requestState` names and delivers the client's input to it.
+/// Takes the exchange a retry's `requestState` names and delivers the client's answers to it.
 pub(crate) async fn resume(context: &Context, call: &Call) -> Result<Resumed, Rejection> {
     let unknown = || {
         Rejection::invalid_params(
@@ -179,22 +229,27 @@ pub(crate) async fn resume(context: &Context, call: &Call) -> Result<Resumed, Re
     };
     let mut exchange = waiting.exchange;
     exchange.adopt(call).await;
-    let answer = call
-        .params
-        .get("inputResponses")
-        .and_then(|responses| responses.get(&waiting.key));
-    let Some(answer) = answer else {
-        let again = park_input(
+    // Keys the server did not ask are ignored, as SEP-2322 asks.
+    let responses = call.params.get("inputResponses");
+    let mut unanswered = Vec::new();
+    for input in waiting.inputs {
+        match responses.and_then(|r| r.get(&input.key)) {
+            Some(answer) => {
+                exchange
+                    .respond(Message::response(input.id, raw(answer)))
+                    .await;
+            }
+            None => unanswered.push(input),
+        }
+    }
+    if unanswered.is_empty() {
+        Ok(Resumed::Continue(exchange))
+    } else {
+        Ok(Resumed::Again(park_inputs(
             context,
             exchange,
-            waiting.key,
-            waiting.input,
+            unanswered,
             call.id.clone(),
-        );
-        return Ok(Resumed::Again(again));
-    };
-    exchange
-        .respond(Message::response(Id::String(waiting.key), raw(answer)))
-        .await;
-    Ok(Resumed::Continue(exchange))
+        )))
+    }
 }

@@ -28,6 +28,9 @@ pub(super) fn tools() -> Value {
         }}},
         {"name": "slow", "inputSchema": {"type": "object"}},
         {"name": "ask", "inputSchema": {"type": "object"}},
+        {"name": "ask_all", "inputSchema": {"type": "object"}},
+        {"name": "ask_then_progress", "inputSchema": {"type": "object"}},
+        {"name": "ask_forever", "inputSchema": {"type": "object"}},
         {"name": "hang", "inputSchema": {"type": "object"}},
         {"name": "change", "inputSchema": {"type": "object"}},
     ])
@@ -37,13 +40,19 @@ pub(super) fn tools() -> Value {
 /// - `echo` answers with the params it received, as text;
 /// - `slow` sends progress and an info log line first;
 /// - `ask` asks the client for input (elicitation) and answers with what it got;
+/// - `ask_all` asks for elicitation, sampling and roots at once, and answers with all it got;
+/// - `ask_then_progress` asks (elicitation), sends progress, and answers with what it got;
+/// - `ask_forever` asks (elicitation) and never answers, whatever it gets;
 /// - `hang` sends progress, then never answers;
 /// - `change` announces list changes and resource updates, then answers.
 pub(super) async fn scripted_server(received: Received) -> Upstream {
     let (to_server, mut from_bridge) = mpsc::channel::<String>(64);
     let (to_bridge, from_server) = mpsc::channel::<String>(64);
     tokio::spawn(async move {
-        let mut asking = Vec::new();
+        // The server's requests waiting for an answer (by id), each with the call that asked.
+        let mut asking: Vec<(Value, Value)> = Vec::new();
+        // The answers each call got so far.
+        let mut answers: Vec<(Value, String)> = Vec::new();
         while let Some(line) = from_bridge.recv().await {
             let message: Value = serde_json::from_str(&line).unwrap();
             received.lock().unwrap().push(message.clone());
@@ -52,15 +61,28 @@ pub(super) async fn scripted_server(received: Received) -> Upstream {
             let mut out = Vec::new();
             let reply = |result: Value| json!({"jsonrpc": "2.0", "id": id, "result": result});
             match message["method"].as_str() {
+                None if id == "f1" => {}
                 None => {
-                    // The answer to our elicitation: finish the call that asked.
-                    let caller = asking.pop().unwrap();
+                    // The answer to one of our requests: the call that asked finishes once all
+                    // of its requests are answered.
+                    let position = asking.iter().position(|(asked, _)| *asked == id).unwrap();
+                    let (_, caller) = asking.remove(position);
                     let text = if message["result"].is_null() {
                         format!("refused: {}", message["error"])
                     } else {
                         message["result"].to_string()
                     };
-                    out.push(json!({"jsonrpc":"2.0","id":caller,"result":{"content":[{"type":"text","text":text}]}}));
+                    answers.push((caller.clone(), text));
+                    if !asking.iter().any(|(_, waiting)| *waiting == caller) {
+                        let text: Vec<String> = answers
+                            .iter()
+                            .filter(|(call, _)| *call == caller)
+                            .map(|(_, text)| text.clone())
+                            .collect();
+                        answers.retain(|(call, _)| *call != caller);
+                        out.push(json!({"jsonrpc":"2.0","id":caller,"result":{"content":[
+                            {"type":"text","text":text.join(" | ")}]}}));
+                    }
                 }
                 Some("initialize") => out.push(reply(json!({
                     "protocolVersion": "2025-06-18",
@@ -91,10 +113,31 @@ pub(super) async fn scripted_server(received: Received) -> Upstream {
                                 "params":{"level":"debug","data":"details"}}));
                             out.push(reply(json!({"content":[{"type":"text","text":"slow done"}]})));
                         }
-                        "ask" => {
-                            asking.push(id.clone());
+                        "ask" | "ask_then_progress" => {
+                            asking.push((json!("s1"), id.clone()));
                             out.push(json!({"jsonrpc":"2.0","id":"s1","method":"elicitation/create",
                                 "params":{"message":"Your name?","requestedSchema":{"type":"object"}}}));
+                            if params["name"] == "ask_then_progress" {
+                                out.push(progress);
+                            }
+                        }
+                        "ask_forever" => {
+                            out.push(json!({"jsonrpc":"2.0","id":"f1","method":"elicitation/create",
+                                "params":{"message":"Forever?","requestedSchema":{"type":"object"}}}));
+                        }
+                        "ask_all" => {
+                            for (asked, method, params) in [
+                                ("m1", "elicitation/create", json!({"message": "Your name?",
+                                    "requestedSchema": {"type": "object"}})),
+                                ("m2", "sampling/createMessage", json!({"maxTokens": 9,
+                                    "messages": [{"role": "user",
+                                        "content": {"type": "text", "text": "Hi?"}}]})),
+                                ("m3", "roots/list", json!({})),
+                            ] {
+                                asking.push((json!(asked), id.clone()));
+                                out.push(json!({"jsonrpc":"2.0","id":asked,"method":method,
+                                    "params":params}));
+                            }
                         }
                         "hang" => out.push(progress),
                         "change" => {

@@ -165,6 +165,26 @@ async fn malformed_modern_requests_get_modern_errors_with_their_id() {
             StatusCode::NOT_FOUND,
             -32601,
         ),
+        (
+            "inputResponses is not an object",
+            modern(
+                json!(7),
+                "tools/call",
+                json!({"name": "ask", "inputResponses": null}),
+            ),
+            StatusCode::BAD_REQUEST,
+            -32602,
+        ),
+        (
+            "an input response is not a result",
+            modern(
+                json!(7),
+                "tools/call",
+                json!({"name": "ask", "inputResponses": {"s1": 12345}}),
+            ),
+            StatusCode::BAD_REQUEST,
+            -32602,
+        ),
     ];
     for (case, request, status, code) in cases {
         let (got, answer) = call(&f.app, request).await;
@@ -266,7 +286,7 @@ async fn results_carry_result_type_server_info_and_caching_hints() {
     let f = fixture().await;
     let (_, tools) = call(&f.app, modern(json!(1), "tools/list", json!({}))).await;
     let result = &tools["result"];
-    assert_eq!(result["tools"].as_array().unwrap().len(), 5);
+    assert_eq!(result["tools"].as_array().unwrap().len(), 8);
     assert_eq!(result["resultType"], "complete");
     assert_eq!(
         result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
@@ -295,11 +315,15 @@ async fn results_carry_result_type_server_info_and_caching_hints() {
         (StatusCode::OK, &json!(-32602))
     );
 
-    // The legacy server sees no modern _meta keys, but the rest of _meta.
+    // The legacy server sees the rest of _meta and, of the modern keys, only the client's
+    // capabilities (it was initialized with Catwalk's own, not this client's).
+    let capabilities = json!({"sampling": {}, "roots": {"listChanged": true}});
     let echo = modern(
         json!("e"),
         "tools/call",
-        json!({"name": "echo", "arguments": {}, "_meta": {"progressToken": 5, "x.y/z": 1}}),
+        json!({"name": "echo", "arguments": {}, "_meta": {"progressToken": 5, "x.y/z": 1,
+            "io.modelcontextprotocol/clientCapabilities": capabilities,
+            "io.modelcontextprotocol/logLevel": "debug"}}),
     );
     let (_, answer) = call(&f.app, echo).await;
     assert_eq!(answer["id"], "e");
@@ -307,6 +331,7 @@ async fn results_carry_result_type_server_info_and_caching_hints() {
     let sent = f.received("tools/call").pop().unwrap();
     assert_eq!(
         sent["params"]["_meta"],
-        json!({"progressToken": sent["id"], "x.y/z": 1})
+        json!({"progressToken": sent["id"], "x.y/z": 1,
+            "io.modelcontextprotocol/clientCapabilities": capabilities})
     );
 }

@@ -177,18 +177,214 @@ async fn an_unanswered_input_request_expires_and_cancels_the_call() {
 }
 
 #[tokio::test]
-async fn a_client_without_the_capability_is_never_asked() {
+async fn a_server_request_for_an_undeclared_capability_fails_the_request_with_32021() {
     let f = fixture().await;
-    let ask = modern(
+    let request = |id: Value, tool: &str| {
+        // Sampling is declared, elicitation (what both tools ask for) is not.
+        modern(
+            id,
+            "tools/call",
+            json!({"name": tool, "arguments": {}, "_meta": {
+                "io.modelcontextprotocol/clientCapabilities": {"sampling": {}}}}),
+        )
+    };
+    let (status, answer) = call(&f.app, request(json!(1), "ask")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["id"], 1);
+    assert_eq!(answer["error"]["code"], -32021, "{answer}");
+    assert_eq!(
+        answer["error"]["data"],
+        json!({"requiredCapabilities": {"elicitation": {}}})
+    );
+    assert_eq!(f.gateway.modern.parked.len(), 0);
+    // The server's request got an error; `ask` then ends its call, which needs no cancelling
+    // (the fixture's input_timeout, 500 ms, bounds the wait before one).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let refused = |id: &str| {
+        f.received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == id && m["error"]["message"].is_string())
+    };
+    assert!(refused("s1"), "{:?}", f.received.lock().unwrap());
+    assert!(f.received("notifications/cancelled").is_empty());
+
+    // `ask_forever` goes on after the error: its call is cancelled.
+    let (status, answer) = call(&f.app, request(json!(2), "ask_forever")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], -32021, "{answer}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(refused("f1"));
+    assert!(f.received("notifications/cancelled").is_empty());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let upstream_id = f.received("tools/call").pop().unwrap()["id"].clone();
+    let cancelled = f.received("notifications/cancelled");
+    assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    assert_eq!(cancelled[0]["params"]["requestId"], upstream_id);
+}
+
+#[tokio::test]
+async fn one_undeclared_capability_among_gathered_requests_fails_them_all() {
+    let f = fixture().await;
+    // `ask_all` asks for elicitation, sampling and roots at once; roots is not declared.
+    let ask_all = modern(
         json!(1),
         "tools/call",
-        json!({"name": "ask", "arguments": {}}),
+        json!({"name": "ask_all", "arguments": {}, "_meta": {
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "sampling": {}}}}),
     );
-    let (status, answer) = call(&f.app, ask).await;
+    let (status, answer) = call(&f.app, ask_all).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], -32021, "{answer}");
+    assert_eq!(
+        answer["error"]["data"],
+        json!({"requiredCapabilities": {"roots": {}}})
+    );
+    assert_eq!(f.gateway.modern.parked.len(), 0);
+    // None of the server's requests is left waiting: each got an error.
+    for _ in 0..100 {
+        let refused = f
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m["method"].is_null() && m["error"].is_object())
+            .count();
+        if refused == 3 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "not every request was refused: {:?}",
+        f.received.lock().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn concurrent_server_requests_come_as_one_input_required() {
+    let f = fixture().await;
+    let ask_all = |id: Value, extra: Value| {
+        let mut params = json!({"name": "ask_all", "arguments": {}, "_meta": {
+            "io.modelcontextprotocol/clientCapabilities":
+                {"elicitation": {}, "sampling": {}, "roots": {}}}});
+        for (key, value) in extra.as_object().unwrap() {
+            params[key] = value.clone();
+        }
+        modern(id, "tools/call", params)
+    };
+    let (_, first) = call(&f.app, ask_all(json!(1), json!({}))).await;
+    let result = &first["result"];
+    assert_eq!(result["resultType"], "input_required", "{first}");
+    let requests = result["inputRequests"].as_object().unwrap();
+    let key_of = |method: &str| {
+        requests
+            .iter()
+            .find(|(_, request)| request["method"] == method)
+            .unwrap_or_else(|| panic!("no {method} in {first}"))
+            .0
+            .clone()
+    };
+    let (elicit, sample, roots) = (
+        key_of("elicitation/create"),
+        key_of("sampling/createMessage"),
+        key_of("roots/list"),
+    );
+    assert_eq!(requests.len(), 3, "{first}");
+    let state = result["requestState"].clone();
+
+    // A malformed retry is refused and the request keeps waiting for a good one.
+    let malformed = json!({"requestState": state, "inputResponses": {elicit.clone(): "Ada"}});
+    let (status, refused) = call(&f.app, ask_all(json!(2), malformed)).await;
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (StatusCode::BAD_REQUEST, &json!(-32602))
+    );
+    assert_eq!(f.gateway.modern.parked.len(), 1);
+
+    // Two answers (and a key nobody asked, which is ignored): those go upstream, the third
+    // question comes again.
+    let partial = json!({"requestState": state, "inputResponses": {
+        elicit.clone(): {"action": "accept", "content": {"name": "Ada"}},
+        roots.clone(): {"roots": [{"uri": "file:///work"}]},
+        "unasked": {"action": "decline"},
+    }});
+    let (_, again) = call(&f.app, ask_all(json!(3), partial)).await;
+    assert_eq!(again["result"]["resultType"], "input_required", "{again}");
+    let remaining: Vec<&String> = again["result"]["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(remaining, [&sample], "{again}");
+    assert_ne!(again["result"]["requestState"], state);
+    let answered = || {
+        let mut ids: Vec<String> = f
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m["method"].is_null() && m["result"].is_object())
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    for _ in 0..100 {
+        if answered().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(answered(), ["m1", "m3"]);
+
+    let last = json!({"requestState": again["result"]["requestState"], "inputResponses": {
+        sample: {"role": "assistant", "model": "m", "content": {"type": "text", "text": "Hello"}},
+    }});
+    let (status, done) = call(&f.app, ask_all(json!(4), last)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(answer["result"]["resultType"], "complete", "{answer}");
-    let text = answer["result"]["content"][0]["text"].as_str().unwrap();
-    assert!(text.starts_with("refused"), "{text}");
+    assert_eq!(done["id"], 4);
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+    let text = done["result"]["content"][0]["text"].as_str().unwrap();
+    for answer in ["Ada", "file:///work", "Hello"] {
+        assert!(text.contains(answer), "{answer} missing from {text}");
+    }
+    assert_eq!(f.gateway.modern.parked.len(), 0);
+}
+
+#[tokio::test]
+async fn what_arrives_while_requests_are_gathered_comes_after_the_retry() {
+    let f = fixture().await;
+    let ask = |id: Value, extra: Value| {
+        let mut params = json!({"name": "ask_then_progress", "arguments": {}, "_meta": {
+            "progressToken": "p",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}});
+        for (key, value) in extra.as_object().unwrap() {
+            params[key] = value.clone();
+        }
+        modern(id, "tools/call", params)
+    };
+    let (_, first) = call(&f.app, ask(json!(1), json!({}))).await;
+    let result = &first["result"];
+    assert_eq!(result["resultType"], "input_required", "{first}");
+    let key = result["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap();
+    // The progress that came right after the question is not lost: the retry streams it first.
+    let answer = json!({"requestState": result["requestState"],
+        "inputResponses": {key.clone(): {"action": "accept", "content": {"name": "Ada"}}}});
+    let (status, _, body) = send(&f.app, ask(json!(2), answer)).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = events(&body);
+    assert_eq!(events.len(), 2, "{body}");
+    assert_eq!(events[0]["method"], "notifications/progress", "{body}");
+    assert_eq!(events[0]["params"]["progressToken"], "p", "{body}");
+    assert_eq!(events[1]["id"], 2, "{body}");
+    assert_eq!(events[1]["result"]["resultType"], "complete", "{body}");
 }
 
 #[tokio::test]
