@@ -73,7 +73,11 @@ pub enum Command {
     Logs(LogsArgs),
     /// Stop and remove a deployment
     #[command(visible_alias = "remove")]
-    Rm(RmArgs),
+    Rm(NameArgs),
+    /// Stop a deployment's server and keep it stopped (also when Catwalk restarts)
+    Stop(NameArgs),
+    /// Start a stopped deployment again
+    Start(NameArgs),
     /// Manage a deployment's access token
     Token(TokenArgs),
     /// Choose who may use a deployment's endpoint: `public` (anyone with the URL) or `token`
@@ -209,8 +213,9 @@ pub struct LogsArgs {
     pub follow: bool,
 }
 
+/// Names one deployment.
 #[derive(Debug, Args)]
-pub struct RmArgs {
+pub struct NameArgs {
     /// Deployment name
     pub name: String,
 }

@@ -169,6 +169,12 @@ impl ApiClient {
             .await
     }
 
+    /// `POST /api/deployments/NAME/ACTION` (`stop`, `start`).
+    pub async fn deployment_action(&self, name: &str, action: &str) -> Result<Value, ClientError> {
+        self.call(Method::POST, &["deployments", name, action], &[], None)
+            .await
+    }
+
     pub async fn rotate_token(&self, name: &str) -> Result<Value, ClientError> {
         self.call(Method::POST, &["deployments", name, "token"], &[], None)
             .await

@@ -91,6 +91,14 @@ async fn run(cli: Cli, environment: &Environment) -> Result<ExitStatus, CliError
             let client = settings::ClientSettings::resolve(global, environment)?.client()?;
             commands::rm::run(&client, &rm_args.name, global.json).await
         }
+        Command::Stop(args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::rm::stop(&client, &args.name, global.json).await
+        }
+        Command::Start(args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::rm::start(&client, &args.name, global.json).await
+        }
         Command::Access(access_args) => {
             let client = settings::ClientSettings::resolve(global, environment)?.client()?;
             commands::access::run(&client, &access_args.name, access_args.mode, global.json).await

@@ -14,9 +14,9 @@
 //!
 //! The [`Installer`] runs npm and pip in the same kind of sandbox when given one.
 //!
-//! Deliberately absent for now (the shapes leave room for them): health checks, restarts with
-//! backoff and scale to zero (a supervisor built on [`Instance::take_exit`] and
-//! [`Instance::stop`]). This crate knows nothing about HTTP or MCP sessions.
+//! Supervision (restarts with backoff, health checks, idle sleep) is the server crate's, built on
+//! [`Instance::take_exit`] and [`Instance::stop`]. This crate knows nothing about HTTP or MCP
+//! sessions.
 
 mod error;
 mod install;

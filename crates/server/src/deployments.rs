@@ -5,8 +5,10 @@
 //! (`running`), then watches the process: after a crash it is `restarting` (with the exit status
 //! and the last stderr lines), started again with exponential backoff and re-attached to the same
 //! bridge upstream, so client sessions survive; more than five crashes within a minute end in
-//! `failed`. Every transition is written to the store as an event. Health checks and idle sleep
-//! come with a later version.
+//! `failed`. A server that leaves a health-check ping unanswered is stopped and restarted the same
+//! way. A deployment with `sleep_after_secs` that has been idle that long is stopped (`sleeping`)
+//! and woken by the next request that needs it. Its owner may stop it (`stopped`, kept across
+//! restarts of Catwalk) and start it again. Every transition is written to the store as an event.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -230,8 +232,9 @@ impl Deployments {
                 return;
             }
         };
-        for deployment in deployments {
-            self.launch(&deployment);
+        // A deployment its owner stopped stays stopped.
+        for deployment in deployments.iter().filter(|d| d.status != STOPPED) {
+            self.launch(deployment);
         }
     }
 
@@ -250,17 +253,45 @@ impl Deployments {
         Ok(Some(token))
     }
 
-    /// Stops a deployment's server and deletes the deployment with its events, logs and home.
-    pub async fn remove(&self, name: &str) -> Result<bool, StoreError> {
-        let Some(deployment) = self.store.get_deployment(name).await? else {
+    /// Stops a deployment's server and keeps it stopped, also across restarts of Catwalk, until
+    /// [`Deployments::start_deployment`]. Its sessions end. Returns false for an unknown one.
+    pub async fn stop_deployment(&self, name: &str) -> Result<bool, StoreError> {
+        if self.store.get_deployment(name).await?.is_none() {
             return Ok(false);
-        };
+        }
+        self.stop_everything_of(name).await;
+        self.set_status(name, STOPPED, Some("stopped by its owner"))
+            .await;
+        Ok(true)
+    }
+
+    /// Stops a deployment's processes, shared and per session, and ends its client sessions.
+    async fn stop_everything_of(&self, name: &str) {
         let live = self.live().remove(name);
         if let Some(live) = live {
             stop_live(live).await;
         }
         self.dedicated.stop_all(name).await;
         self.end_sessions(name);
+    }
+
+    /// Starts a stopped (or failed) deployment again; nothing happens to one that runs.
+    pub async fn start_deployment(self: &Arc<Self>, name: &str) -> Result<bool, StoreError> {
+        let Some(deployment) = self.store.get_deployment(name).await? else {
+            return Ok(false);
+        };
+        if !self.live().contains_key(name) {
+            self.launch(&deployment);
+        }
+        Ok(true)
+    }
+
+    /// Stops a deployment's server and deletes the deployment with its events, logs and home.
+    pub async fn remove(&self, name: &str) -> Result<bool, StoreError> {
+        let Some(deployment) = self.store.get_deployment(name).await? else {
+            return Ok(false);
+        };
+        self.stop_everything_of(name).await;
         self.metrics.forget(name);
         let removed = self.store.delete_deployment(name).await?;
         let home = self.homes.join(&deployment.id);
@@ -775,6 +806,9 @@ fn principal(
         _ => Err(catwalk_gateway::Refusal::Unauthorized),
     }
 }
+
+/// The status of a deployment its owner stopped.
+const STOPPED: &str = "stopped";
 
 /// The principal of requests to a public deployment that carry no token of its own.
 const PUBLIC_PRINCIPAL: &str = "public";

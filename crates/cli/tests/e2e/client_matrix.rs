@@ -138,14 +138,44 @@ fn inspector_cli(endpoint: &str, sse: &str, token: &str, catwalk: &Catwalk) {
             "{label}: {echoed}"
         );
 
-        // No sampling capability: the server's request is refused at once, and the tool says so.
-        let (code, refused) = run(&[
+        // No sampling capability. Legacy: the server's request is refused at once, and the tool
+        // says so. Modern: the request fails with -32021 (MissingRequiredClientCapability).
+        let sampling = [
             "tools/call",
             "--tool-name",
             "trigger-sampling-request",
             "--tool-args-json",
             r#"{"prompt":"hi","maxTokens":5}"#,
-        ]);
+        ];
+        if expected.is_some() {
+            let mut args = vec![
+                "--server-url",
+                endpoint,
+                "--transport",
+                "http",
+                "--header",
+                &auth,
+                "--protocol-era",
+                era,
+                "--format",
+                "json",
+                "--method",
+            ];
+            args.extend(sampling);
+            let output = Command::new(harness::repo().join("tests/inspector/run.sh"))
+                .args(&args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{label}: {stderr}");
+            assert!(
+                stderr.contains("Missing required client capability")
+                    && stderr.contains("sampling"),
+                "{label}: {stderr}"
+            );
+            continue;
+        }
+        let (code, refused) = run(&sampling);
         assert_eq!(code, 5, "{label}: exit 5 is tool_is_error: {refused}");
         assert_eq!(refused["result"]["isError"], true, "{label}: {refused}");
         assert!(

@@ -19,7 +19,8 @@ use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, un
 use serde_json::Value;
 use supervision::{
     a_hung_server_is_restarted, a_server_over_its_memory_limit_is_stopped_and_said_so,
-    a_server_sees_only_its_own_folders, an_idle_deployment_sleeps_and_a_request_wakes_it,
+    a_server_sees_only_its_own_folders, a_stopped_deployment_stays_stopped_until_started,
+    an_idle_deployment_sleeps_and_a_request_wakes_it,
     kill_9_then_restart_leaves_no_orphan_and_no_duplicate,
 };
 
@@ -64,6 +65,7 @@ on_both_stores!(
     kill_9_then_restart_leaves_no_orphan_and_no_duplicate,
     a_server_sees_only_its_own_folders,
     a_server_over_its_memory_limit_is_stopped_and_said_so,
+    a_stopped_deployment_stays_stopped_until_started,
     every_official_client_works_through_catwalk,
 );
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::RawSession;
 use crate::harness::{self, Catwalk, StoreKind, processes_under};
+use crate::{RawSession, text_of};
 
 fn misbehaving_server() -> String {
     let folder = harness::repo().join("tests/fixtures/misbehaving-server");
@@ -65,13 +65,6 @@ fn events_of(catwalk: &Catwalk, name: &str) -> String {
         .unwrap()
         .text()
         .unwrap()
-}
-
-fn text_of(answer: &Value) -> String {
-    answer["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text in {answer}"))
-        .to_string()
 }
 
 /// Running or sleeping, not gone and not a zombie (a killed orphan stays a zombie until the
@@ -138,6 +131,39 @@ pub fn an_idle_deployment_sleeps_and_a_request_wakes_it(kind: StoreKind) {
     assert_eq!(processes_under(&home), Vec::<u32>::new());
     let answer = later.call(1, "echo", json!({"message": "back again"}));
     assert_eq!(text_of(&answer), "back again");
+
+    // The metrics (kept in memory, so since the restart of Catwalk): one wake-up, two requests.
+    wait_for_status(&catwalk, "sleepy", "running", Duration::from_secs(10));
+    let http = reqwest::blocking::Client::new();
+    let url = format!("{}/metrics", catwalk.url);
+    assert_eq!(http.get(&url).send().unwrap().status(), 401);
+    let metrics = http
+        .get(&url)
+        .bearer_auth(catwalk.admin_token())
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(r#"catwalk_deployments{status="running"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"catwalk_process_starts_total{deployment="sleepy"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"catwalk_mcp_requests_total{deployment="sleepy",code="2xx"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("catwalk_process_start_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("catwalk_mcp_request_seconds_count"),
+        "{metrics}"
+    );
 }
 
 pub fn a_hung_server_is_restarted(kind: StoreKind) {
@@ -352,4 +378,38 @@ pub fn a_server_over_its_memory_limit_is_stopped_and_said_so(kind: StoreKind) {
         text_of(&session.call(2, "echo", json!({"message": "lean again"}))),
         "lean again"
     );
+}
+
+pub fn a_stopped_deployment_stays_stopped_until_started(kind: StoreKind) {
+    let mut catwalk = Catwalk::start(kind);
+    let (endpoint, token) = catwalk.deploy(&misbehaving_server(), "paused", &[]);
+    let home = home_of(&catwalk, "paused");
+    let stopped = catwalk.cli_json(&["stop", "paused"]);
+    assert_eq!(stopped["status"], "stopped", "{stopped}");
+    assert_eq!(processes_under(&home), Vec::<u32>::new());
+    let refused = reqwest::blocking::Client::new()
+        .post(&endpoint)
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.text().unwrap().contains("stopped by its owner"));
+
+    // Its owner's choice outlives a restart of Catwalk.
+    catwalk.stop();
+    catwalk.restart();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status_of(&catwalk, "paused")["status"], "stopped");
+    assert_eq!(processes_under(&home), Vec::<u32>::new());
+
+    assert!(catwalk.cli(&["start", "paused"]).status.success());
+    wait_for_status(&catwalk, "paused", "running", Duration::from_secs(30));
+    let session = RawSession::open(&endpoint, &token);
+    let answer = session.call(1, "echo", json!({"message": "resumed"}));
+    assert_eq!(text_of(&answer), "resumed");
+    let unknown = catwalk.cli(&["stop", "ghost"]);
+    assert_eq!(unknown.status.code(), Some(1));
 }

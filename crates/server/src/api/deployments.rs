@@ -162,6 +162,23 @@ pub async fn remove(
     }
 }
 
+pub async fn stop(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    if !app.deployments.stop_deployment(&name).await? {
+        return Err(ApiError::no_deployment(&name));
+    }
+    show(State(app), Path(name)).await
+}
+
+pub async fn start(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if !app.deployments.start_deployment(&name).await? {
+        return Err(ApiError::no_deployment(&name));
+    }
+    show(State(app), Path(name)).await
+}
+
 pub async fn rotate_token(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,

@@ -29,6 +29,8 @@ pub fn router(app: Arc<App>) -> Router {
                 .delete(deployments::remove),
         )
         .route("/deployments/{name}/token", post(deployments::rotate_token))
+        .route("/deployments/{name}/stop", post(deployments::stop))
+        .route("/deployments/{name}/start", post(deployments::start))
         .route("/deployments/{name}/events", get(deployments::events))
         .route("/deployments/{name}/logs", get(deployments::logs))
         .route("/system", get(system))
