@@ -204,6 +204,30 @@ impl ApiClient {
         url
     }
 
+    /// Opens the live tail of a deployment's log (an SSE stream of lines after `after`).
+    pub async fn log_stream(&self, name: &str, after: i64) -> Result<LogStream, ClientError> {
+        let url = self.api_url(&["deployments", name, "logs", "stream"]);
+        let url_text = url.to_string();
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(&self.token)
+            .query(&[("after", after.to_string())])
+            .send()
+            .await
+            .map_err(|error| ClientError::from_transport(&url_text, &error))?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await.unwrap_or_default();
+            return Err(ClientError::from_response(&url_text, status, &bytes));
+        }
+        Ok(LogStream {
+            response,
+            url: url_text,
+            buffer: String::new(),
+        })
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -240,6 +264,46 @@ impl ApiClient {
             url: url_text,
             detail: format!("the body is not JSON ({error})"),
         })
+    }
+}
+
+/// The events of a live log tail. Only `data` lines matter: each holds one log entry as JSON
+/// (the event id repeats the entry's id).
+pub struct LogStream {
+    response: reqwest::Response,
+    url: String,
+    buffer: String,
+}
+
+impl LogStream {
+    /// The next log entry, or `None` when the server ended the stream.
+    pub async fn next(&mut self) -> Result<Option<Value>, ClientError> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                let data: Vec<&str> = event
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("data:"))
+                    .map(|data| data.strip_prefix(' ').unwrap_or(data))
+                    .collect();
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return serde_json::from_str(&data.join("\n"))
+                    .map(Some)
+                    .map_err(|error| ClientError::Protocol {
+                        url: self.url.clone(),
+                        detail: format!("a log event is not JSON ({error})"),
+                    });
+            }
+            match self.response.chunk().await {
+                Ok(Some(chunk)) => self
+                    .buffer
+                    .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n")),
+                Ok(None) => return Ok(None),
+                Err(error) => return Err(ClientError::from_transport(&self.url, &error)),
+            }
+        }
     }
 }
 

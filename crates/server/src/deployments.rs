@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::credentials::Credentials;
 use crate::isolation::Isolation;
-use crate::logs::StoreLogs;
+use crate::logs::{LogFeed, StoreLogs};
 use crate::metrics::Metrics;
 use crate::options::{DeploymentOptions, ProcessModel};
 use crate::per_session::{Dedicated, Template};
@@ -56,6 +56,7 @@ pub struct Deployments {
     health_interval: Duration,
     isolation: Arc<Isolation>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) log_feed: LogFeed,
 }
 
 /// What the supervisor of one deployment works with.
@@ -132,6 +133,7 @@ impl Deployments {
             health_interval,
             isolation,
             metrics: Arc::new(Metrics::default()),
+            log_feed: LogFeed::default(),
         })
     }
 
@@ -497,7 +499,12 @@ impl Deployments {
         let mut process_env = catwalk_runtime::base_env(&home);
         let redactor = Redactor::new(credentials.values());
         process_env.extend(credentials.env);
-        let logs = StoreLogs::start(self.store.clone(), name.clone(), redactor);
+        let logs = StoreLogs::start(
+            self.store.clone(),
+            name.clone(),
+            redactor,
+            self.log_feed.clone(),
+        );
         let launch = Launch {
             spec: ProcessSpec {
                 program: installed.program,

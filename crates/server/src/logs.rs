@@ -1,4 +1,6 @@
-//! A deployment's stderr, redacted, into the store; the last lines kept for error messages.
+//! A deployment's stderr, redacted, into the store (a bounded ring: the newest [`KEEP`] lines of
+//! each deployment); the last lines kept in memory for error messages; a [`LogFeed`] that tells
+//! live tails when new lines are stored.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -12,6 +14,28 @@ use tokio::sync::mpsc;
 const RECENT: usize = 8;
 /// Lines written to the store in one statement at most.
 const BATCH: usize = 256;
+/// Lines kept in the store per deployment; older ones are deleted as new ones come.
+pub const KEEP: i64 = 10_000;
+/// How many lines are written between two trims of the store.
+const TRIM_EVERY: usize = 1_000;
+
+/// Names the deployments whose log just grew, for live tails (`GET …/logs/stream`).
+#[derive(Clone)]
+pub struct LogFeed(tokio::sync::broadcast::Sender<String>);
+
+impl Default for LogFeed {
+    fn default() -> LogFeed {
+        // A tail that lags this far behind only misses wake-ups, never lines: it reads from the
+        // store, and also looks again every few seconds.
+        LogFeed(tokio::sync::broadcast::channel(1024).0)
+    }
+}
+
+impl LogFeed {
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.0.subscribe()
+    }
+}
 
 pub struct StoreLogs {
     tx: mpsc::UnboundedSender<LogLine>,
@@ -21,15 +45,29 @@ pub struct StoreLogs {
 
 impl StoreLogs {
     /// Starts the writer task; it ends when the last handle is dropped, after writing everything.
-    pub fn start(store: Store, deployment: String, redactor: Redactor) -> Arc<StoreLogs> {
+    pub fn start(
+        store: Store,
+        deployment: String,
+        redactor: Redactor,
+        feed: LogFeed,
+    ) -> Arc<StoreLogs> {
         let (tx, mut rx) = mpsc::unbounded_channel::<LogLine>();
         tokio::spawn(async move {
             let mut batch = Vec::new();
+            let mut since_trim = 0;
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 if let Err(error) = store.append_logs(&deployment, &batch).await {
                     tracing::warn!(%error, "cannot store logs of {deployment}");
                 }
+                since_trim += batch.len();
                 batch.clear();
+                if since_trim >= TRIM_EVERY {
+                    since_trim = 0;
+                    if let Err(error) = store.trim_logs(&deployment, KEEP).await {
+                        tracing::warn!(%error, "cannot trim the logs of {deployment}");
+                    }
+                }
+                let _ = feed.0.send(deployment.clone());
             }
         });
         Arc::new(StoreLogs {

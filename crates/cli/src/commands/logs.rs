@@ -15,7 +15,8 @@ use crate::output::{print_json, print_out};
 
 /// Entries asked for per request (the API's default page size).
 const PAGE: u32 = 200;
-const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
+/// Pause before a dropped live tail is opened again.
+const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
 pub async fn run(
     client: &ApiClient,
@@ -41,12 +42,15 @@ pub async fn run(
     }
 }
 
+/// Prints what is logged so far, then each new line as the server's live tail delivers it. A
+/// dropped stream is opened again where it stopped; the end comes with Ctrl-C, or when the
+/// deployment is removed.
 async fn follow_logs(client: &ApiClient, name: &str, json: bool) -> Result<ExitStatus, CliError> {
     let mut after = 0;
     let mut first = true;
     loop {
-        let (entries, last_id) = match fetch_after(client, name, after).await {
-            Ok(fetched) => fetched,
+        let mut stream = match client.log_stream(name, after).await {
+            Ok(stream) => stream,
             Err(error) if error.is_not_found() && !first => {
                 return Err(CliError::Failed(format!(
                     "deployment {name:?} no longer exists (it was removed)"
@@ -55,9 +59,18 @@ async fn follow_logs(client: &ApiClient, name: &str, json: bool) -> Result<ExitS
             Err(error) => return Err(not_found_as(name, error)),
         };
         first = false;
-        after = last_id.max(after);
-        print_lines(&entries, json)?;
-        tokio::time::sleep(FOLLOW_INTERVAL).await;
+        loop {
+            match stream.next().await {
+                Ok(Some(entry)) => {
+                    let line: LogLine = decode("GET /logs/stream", &entry)?;
+                    after = after.max(line.id);
+                    print_lines(&[entry], json)?;
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        // Ended by the server (the deployment is gone: the next open says so) or dropped.
+        tokio::time::sleep(RECONNECT_DELAY).await;
     }
 }
 

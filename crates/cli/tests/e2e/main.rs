@@ -22,6 +22,7 @@ use supervision::{
     a_server_sees_only_its_own_folders, a_stopped_deployment_stays_stopped_until_started,
     an_idle_deployment_sleeps_and_a_request_wakes_it,
     kill_9_then_restart_leaves_no_orphan_and_no_duplicate,
+    logs_follow_shows_new_lines_as_they_come,
 };
 
 const EVERYTHING: &str = "npm:@modelcontextprotocol/server-everything";
@@ -66,6 +67,7 @@ on_both_stores!(
     a_server_sees_only_its_own_folders,
     a_server_over_its_memory_limit_is_stopped_and_said_so,
     a_stopped_deployment_stays_stopped_until_started,
+    logs_follow_shows_new_lines_as_they_come,
     every_official_client_works_through_catwalk,
 );
 

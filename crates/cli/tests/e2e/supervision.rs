@@ -413,3 +413,55 @@ pub fn a_stopped_deployment_stays_stopped_until_started(kind: StoreKind) {
     let unknown = catwalk.cli(&["stop", "ghost"]);
     assert_eq!(unknown.status.code(), Some(1));
 }
+
+pub fn logs_follow_shows_new_lines_as_they_come(kind: StoreKind) {
+    use std::io::{BufRead, BufReader};
+    let catwalk = Catwalk::start(kind);
+    let (endpoint, token) = catwalk.deploy(&misbehaving_server(), "chatty", &[]);
+    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_catwalk"))
+        .args(["logs", "chatty", "-f", "--json"])
+        .env("CATWALK_URL", &catwalk.url)
+        .env("CATWALK_DATA_DIR", catwalk.data_dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(serde_json::from_str(&line).unwrap());
+        }
+    });
+    let wait_for = |wanted: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let entry = lines_rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("{wanted:?} never came"));
+            if entry["line"] == wanted {
+                return entry;
+            }
+        }
+    };
+    // What was logged before the tail began, then what comes while it runs.
+    wait_for("catwalk-misbehaving-fixture ready");
+    let session = RawSession::open(&endpoint, &token);
+    for word in ["first", "second"] {
+        let answer = session.call(1, "log", json!({"message": word}));
+        assert_eq!(text_of(&answer), "logged");
+        let entry = wait_for(word);
+        assert_eq!(entry["stream"], "stderr");
+    }
+    // Removing the deployment ends the tail with a clear error.
+    assert!(catwalk.cli(&["rm", "chatty"]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = follow.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "logs -f outlived its deployment");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success());
+}

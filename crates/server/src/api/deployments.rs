@@ -1,12 +1,15 @@
 //! The deployment routes.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::sse::Event;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -220,6 +223,56 @@ pub async fn logs(
         .logs_after(&name, page.after, page.limit.unwrap_or(200).clamp(1, 5000))
         .await?;
     Ok(Json(serde_json::to_value(logs).expect("logs serialize")))
+}
+
+/// A live tail: every stored line after `after`, then each new one as it is stored, as SSE
+/// events (`id` = the line's id, `data` = the line as JSON). Ends when the deployment is removed.
+pub async fn log_stream(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<axum::response::Sse<impl futures::Stream<Item = Result<Event, Infallible>>>> {
+    exists(&app, &name).await?;
+    let mut feed = app.deployments.log_feed.subscribe();
+    let stream = async_stream::stream! {
+        let mut after = page.after;
+        loop {
+            let lines = match app.store.logs_after(&name, after, 1000).await {
+                Ok(lines) => lines,
+                Err(error) => {
+                    yield Ok(Event::default().event("error").data(error.to_string()));
+                    return;
+                }
+            };
+            for line in &lines {
+                after = after.max(line.id);
+                let data = serde_json::to_string(line).expect("log lines serialize");
+                yield Ok(Event::default().id(line.id.to_string()).data(data));
+            }
+            if !lines.is_empty() {
+                continue;
+            }
+            // Wait for this deployment's next lines; look again now and then regardless, to
+            // notice a removal.
+            let woken = tokio::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    match feed.recv().await {
+                        Ok(grown) if grown == name => return,
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            std::future::pending::<()>().await
+                        }
+                    }
+                }
+            })
+            .await;
+            if woken.is_err() && !matches!(app.store.get_deployment(&name).await, Ok(Some(_))) {
+                return;
+            }
+        }
+    };
+    Ok(axum::response::Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default()))
 }
 
 async fn exists(app: &App, name: &str) -> ApiResult<()> {

@@ -33,6 +33,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/deployments/{name}/start", post(deployments::start))
         .route("/deployments/{name}/events", get(deployments::events))
         .route("/deployments/{name}/logs", get(deployments::logs))
+        .route(
+            "/deployments/{name}/logs/stream",
+            get(deployments::log_stream),
+        )
         .route("/system", get(system))
         .layer(middleware::from_fn_with_state(app.clone(), require_admin));
     Router::new()
