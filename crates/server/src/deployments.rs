@@ -186,12 +186,7 @@ impl Deployments {
                 missing.join(", ")
             )));
         }
-        if options.sleep_after_secs == Some(0) {
-            return Err(CreateError::Invalid(
-                "sleep_after_secs must be at least 1 (leave it out for a server that never sleeps)"
-                    .into(),
-            ));
-        }
+        validate_options(&options)?;
         if let Some(bad) = env.keys().find(|k| !valid_env_name(k)) {
             return Err(CreateError::Invalid(format!(
                 "{bad:?} is not a valid environment variable name"
@@ -355,6 +350,32 @@ impl Deployments {
         }) = self.live().get(name)
         {
             upstream.set_call_timeout(options.call_timeout());
+        }
+        Ok(true)
+    }
+
+    /// Changes the options that shape a server's process (idle sleep, network, limits) and, when
+    /// the deployment runs, launches it again with them (its sessions end: the process they
+    /// knew is gone). Returns false for an unknown deployment.
+    pub async fn set_process_options(
+        self: &Arc<Self>,
+        name: &str,
+        change: impl FnOnce(&mut DeploymentOptions),
+    ) -> Result<bool, CreateError> {
+        let Some(deployment) = self.store.get_deployment(name).await? else {
+            return Ok(false);
+        };
+        let mut options = DeploymentOptions::from_stored(&deployment.options_json);
+        change(&mut options);
+        validate_options(&options)?;
+        self.store.set_options(name, &options.to_stored()).await?;
+        if deployment.status != STOPPED {
+            self.stop_everything_of(name).await;
+            self.set_status(name, "restarting", Some("its settings changed"))
+                .await;
+            if let Some(deployment) = self.store.get_deployment(name).await? {
+                self.launch(&deployment);
+            }
         }
         Ok(true)
     }
@@ -834,6 +855,28 @@ fn validate_name(name: &str) -> Result<(), CreateError> {
             "{name:?} is not a valid deployment name: use 1 to 63 lowercase letters, digits and dashes"
         )))
     }
+}
+
+fn validate_options(options: &DeploymentOptions) -> Result<(), CreateError> {
+    if options.sleep_after_secs == Some(0) {
+        return Err(CreateError::Invalid(
+            "sleep_after_secs must be at least 1 (leave it out, or null, for a server that never \
+             sleeps)"
+                .into(),
+        ));
+    }
+    let limits = &options.limits;
+    if limits.memory_mib == Some(0)
+        || limits.processes == Some(0)
+        || limits.open_files == Some(0)
+        || limits.cpu_millicores == Some(0)
+    {
+        return Err(CreateError::Invalid(
+            "a limit of 0 would stop the server from running at all; leave a limit out for none"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn valid_env_name(name: &str) -> bool {

@@ -378,6 +378,30 @@ pub fn a_server_over_its_memory_limit_is_stopped_and_said_so(kind: StoreKind) {
         text_of(&session.call(2, "echo", json!({"message": "lean again"}))),
         "lean again"
     );
+
+    // Settings that shape the process can change later: the server starts again with them.
+    let http = reqwest::blocking::Client::new();
+    let patch = |body: Value| {
+        http.patch(format!("{}/api/deployments/greedy", catwalk.url))
+            .bearer_auth(catwalk.admin_token())
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let bad = patch(json!({"sleep_after_secs": 0}));
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().unwrap().contains("sleep_after_secs"));
+    let changed = patch(json!({"limits": {"memory_mib": 256}, "network": false}));
+    assert_eq!(changed.status(), 200);
+    wait_for_status(&catwalk, "greedy", "running", Duration::from_secs(30));
+    let shown = status_of(&catwalk, "greedy");
+    assert_eq!(shown["limits"], json!({"memory_mib": 256}), "{shown}");
+    assert_eq!(shown["network"], false, "{shown}");
+    let fresh = RawSession::open(&endpoint, &token);
+    assert_eq!(
+        text_of(&fresh.call(1, "echo", json!({"message": "reshaped"}))),
+        "reshaped"
+    );
 }
 
 pub fn a_stopped_deployment_stays_stopped_until_started(kind: StoreKind) {

@@ -58,6 +58,13 @@ pub struct UpdateBody {
     /// Absent: unchanged; `null`: no limit; a number: seconds.
     #[serde(default, deserialize_with = "present")]
     call_timeout_secs: Option<Option<u64>>,
+    /// These three restart the server with the new settings. Absent: unchanged; `null`: never
+    /// sleeps.
+    #[serde(default, deserialize_with = "present")]
+    sleep_after_secs: Option<Option<u64>>,
+    network: Option<bool>,
+    /// Replaces every limit (a limit left out is lifted).
+    limits: Option<Limits>,
 }
 
 /// Tells a field given as `null` (Some(None)) from an absent one (None).
@@ -148,6 +155,26 @@ pub async fn update(
     }
     if let Some(limit) = request.call_timeout_secs
         && !app.deployments.set_call_timeout(&name, limit).await?
+    {
+        return Err(ApiError::no_deployment(&name));
+    }
+    let reshapes =
+        request.sleep_after_secs.is_some() || request.network.is_some() || request.limits.is_some();
+    if reshapes
+        && !app
+            .deployments
+            .set_process_options(&name, |options| {
+                if let Some(sleep_after) = request.sleep_after_secs {
+                    options.sleep_after_secs = sleep_after;
+                }
+                if let Some(network) = request.network {
+                    options.network = network;
+                }
+                if let Some(limits) = request.limits {
+                    options.limits = limits;
+                }
+            })
+            .await?
     {
         return Err(ApiError::no_deployment(&name));
     }
