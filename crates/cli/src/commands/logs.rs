@@ -59,15 +59,10 @@ async fn follow_logs(client: &ApiClient, name: &str, json: bool) -> Result<ExitS
             Err(error) => return Err(not_found_as(name, error)),
         };
         first = false;
-        loop {
-            match stream.next().await {
-                Ok(Some(entry)) => {
-                    let line: LogLine = decode("GET /logs/stream", &entry)?;
-                    after = after.max(line.id);
-                    print_lines(&[entry], json)?;
-                }
-                Ok(None) | Err(_) => break,
-            }
+        while let Ok(Some(entry)) = stream.next().await {
+            let line: LogLine = decode("GET /logs/stream", &entry)?;
+            after = after.max(line.id);
+            print_lines(&[entry], json)?;
         }
         // Ended by the server (the deployment is gone: the next open says so) or dropped.
         tokio::time::sleep(RECONNECT_DELAY).await;
