@@ -123,6 +123,7 @@ async function readShownSpec(page) {
     runtime: await text('#spec-runtime'),
     package: await text('#spec-package'),
     launch: await text('#spec-launch'),
+    confidence: await text('#spec-confidence'),
     env,
   };
 }
@@ -131,6 +132,8 @@ async function readShownSpec(page) {
 function compareSpec(shown, spec) {
   check(shown.runtime.split(' ')[0] === spec.runtime,
     `runtime shown as ${JSON.stringify(shown.runtime)}, the API says ${JSON.stringify(spec.runtime)}`);
+  check(shown.confidence.startsWith(spec.confidence.level),
+    `confidence shown as ${JSON.stringify(shown.confidence)}, the API says ${spec.confidence.level}`);
   const pkg = `${spec.package.name}@${spec.package.version}`;
   check(shown.package.startsWith(pkg), `package shown as ${JSON.stringify(shown.package)}, expected ${pkg}`);
   const words = [spec.launch.command, ...spec.launch.args];
