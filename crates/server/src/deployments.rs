@@ -137,6 +137,12 @@ impl Deployments {
         })
     }
 
+    /// The deployment's writable data folder: inside the sandbox, the one place besides its home
+    /// that a server may write, and the place for files given to it in arguments.
+    pub fn data_folder(&self, id: &str) -> PathBuf {
+        self.homes.join(id).join("data")
+    }
+
     pub fn isolation(&self) -> &Isolation {
         &self.isolation
     }
@@ -512,7 +518,7 @@ impl Deployments {
         let installed = installed?;
 
         let folder = self.homes.join(&deployment.id);
-        let (home, data) = (folder.join("home"), folder.join("data"));
+        let (home, data) = (folder.join("home"), self.data_folder(&deployment.id));
         for dir in [&home, &data] {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create the server's folder {}: {e}", dir.display()))?;

@@ -328,6 +328,23 @@ pub fn a_server_sees_only_its_own_folders(kind: StoreKind) {
         !wrote["result"]["isError"].as_bool().unwrap_or(false),
         "{wrote}"
     );
+    // The data folder the API names is writable too, and what lands there is on the host.
+    let data_folder = status_of(&catwalk, "boxed")["data_folder"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(PathBuf::from(&data_folder), home.join("data"));
+    let shared = format!("{data_folder}/shared.txt");
+    let wrote = session.call(
+        20,
+        "write_file",
+        json!({"path": shared, "content": "for the host"}),
+    );
+    assert!(
+        !wrote["result"]["isError"].as_bool().unwrap_or(false),
+        "{wrote}"
+    );
+    assert_eq!(std::fs::read_to_string(&shared).unwrap(), "for the host");
     let outside = session.call(
         13,
         "write_file",

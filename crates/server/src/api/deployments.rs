@@ -325,6 +325,7 @@ fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
         "sleep_after_secs": options.sleep_after_secs,
         "network": options.network,
         "limits": options.limits,
+        "data_folder": app.deployments.data_folder(&deployment.id),
         "endpoint": app.deployments.endpoint(&deployment.name),
         "env_keys": deployment.env_keys,
         "spec": spec,
