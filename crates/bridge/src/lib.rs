@@ -48,6 +48,34 @@ const REQUEST_QUEUE: usize = 64;
 /// How long a session's request waits for a restarting server before it gets an error.
 const RESTART_PATIENCE: Duration = Duration::from_secs(30);
 
+/// A future the pipe traits return (boxed: they are used as trait objects).
+pub type PipeFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Where the bridge writes messages for the server: its stdin, one message per call.
+pub trait ServerInput: Send + Sync + 'static {
+    /// Writes one message (without its newline); false once the server cannot take any more.
+    fn send(&self, message: String) -> PipeFuture<'_, bool>;
+}
+
+/// Where the bridge reads what the server writes: its stdout, one message per call.
+pub trait ServerOutput: Send + 'static {
+    /// The next message, or `None` once the server's output has ended.
+    fn recv(&mut self) -> PipeFuture<'_, Option<String>>;
+}
+
+/// A channel stands in for a process (tests, and anything that already moves lines that way).
+impl ServerInput for mpsc::Sender<String> {
+    fn send(&self, message: String) -> PipeFuture<'_, bool> {
+        Box::pin(async move { mpsc::Sender::send(self, message).await.is_ok() })
+    }
+}
+
+impl ServerOutput for mpsc::Receiver<String> {
+    fn recv(&mut self) -> PipeFuture<'_, Option<String>> {
+        Box::pin(mpsc::Receiver::recv(self))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
     #[error("the MCP server exited: {0}")]
@@ -73,7 +101,7 @@ pub struct Upstream {
 
 struct Inner {
     /// The current process's stdin; replaced when a new process is attached.
-    to_server: Mutex<mpsc::Sender<String>>,
+    to_server: Mutex<Arc<dyn ServerInput>>,
     state: Mutex<State>,
     /// A copy of `State::status` that can be waited on. Written only under the state lock.
     status: watch::Sender<Status>,
@@ -167,8 +195,8 @@ impl Upstream {
     /// the process is shared, so it is initialized with Catwalk's own parameters, and every
     /// session's `initialize` is answered from the result.
     pub async fn start(
-        to_server: mpsc::Sender<String>,
-        from_server: mpsc::Receiver<String>,
+        to_server: impl ServerInput,
+        from_server: impl ServerOutput,
         handshake_timeout: Duration,
     ) -> Result<(Upstream, InitInfo), BridgeError> {
         // Sampling and elicitation are offered so that servers expose the tools that use them;
@@ -194,8 +222,8 @@ impl Upstream {
     /// legacy HTTP+SSE client sends them after its session opens), and after a restart it is
     /// initialized again with the same parameters, so the server sees the same client as before.
     pub async fn start_for_client(
-        to_server: mpsc::Sender<String>,
-        from_server: mpsc::Receiver<String>,
+        to_server: impl ServerInput,
+        from_server: impl ServerOutput,
         handshake_timeout: Duration,
         client_params: Option<Box<RawValue>>,
     ) -> Result<(Upstream, InitInfo), BridgeError> {
@@ -213,12 +241,13 @@ impl Upstream {
     }
 
     async fn attach(
-        to_server: mpsc::Sender<String>,
-        from_server: mpsc::Receiver<String>,
+        to_server: impl ServerInput,
+        from_server: impl ServerOutput,
         handshake_timeout: Duration,
         params: Box<RawValue>,
         dedicated: bool,
     ) -> Result<(Upstream, InitInfo), BridgeError> {
+        let to_server: Arc<dyn ServerInput> = Arc::new(to_server);
         let upstream = Upstream::new(
             to_server.clone(),
             State {
@@ -228,7 +257,7 @@ impl Upstream {
             },
         );
         let info = upstream
-            .restart(to_server, from_server, handshake_timeout)
+            .attach_process(to_server, Box::new(from_server), handshake_timeout)
             .await?;
         Ok((upstream, info))
     }
@@ -238,9 +267,10 @@ impl Upstream {
     /// signals [`Upstream::demanded`] and waits for [`Upstream::restart`]. Used for deployments
     /// that were asleep when Catwalk started.
     pub fn dormant(params: Box<RawValue>, init: InitInfo, reason: &str) -> Upstream {
-        let (to_server, _) = mpsc::channel(1);
+        // No process yet: messages have nowhere to go until `restart` attaches one.
+        let (to_server, _) = mpsc::channel::<String>(1);
         let upstream = Upstream::new(
-            to_server,
+            Arc::new(to_server),
             State {
                 init_params: Some(params),
                 init: Some(init),
@@ -254,7 +284,7 @@ impl Upstream {
         upstream
     }
 
-    fn new(to_server: mpsc::Sender<String>, state: State) -> Upstream {
+    fn new(to_server: Arc<dyn ServerInput>, state: State) -> Upstream {
         let upstream = Upstream {
             inner: Arc::new(Inner {
                 to_server: Mutex::new(to_server),
@@ -317,8 +347,22 @@ impl Upstream {
     /// while the process was gone were answered with an error, and those waiting are now sent.
     pub async fn restart(
         &self,
-        to_server: mpsc::Sender<String>,
-        from_server: mpsc::Receiver<String>,
+        to_server: impl ServerInput,
+        from_server: impl ServerOutput,
+        handshake_timeout: Duration,
+    ) -> Result<InitInfo, BridgeError> {
+        self.attach_process(
+            Arc::new(to_server),
+            Box::new(from_server),
+            handshake_timeout,
+        )
+        .await
+    }
+
+    async fn attach_process(
+        &self,
+        to_server: Arc<dyn ServerInput>,
+        from_server: Box<dyn ServerOutput>,
         handshake_timeout: Duration,
     ) -> Result<InitInfo, BridgeError> {
         let (generation, params) = {
@@ -559,8 +603,8 @@ impl Upstream {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        // A send error means the writer task ended with the process; the read loop then
-        // interrupts us and answers whatever was in flight.
+        // A failed write means the process is gone; its read loop then interrupts us and answers
+        // whatever was in flight.
         let _ = to_server.send(message.to_json()).await;
     }
 }

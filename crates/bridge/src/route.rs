@@ -3,14 +3,13 @@
 use catwalk_protocol::{Id, Kind, Message, codes, raw};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 
-use crate::{Owner, Pending, Reply, ServerRequest, Upstream};
+use crate::{Owner, Pending, Reply, ServerOutput, ServerRequest, Upstream};
 
 /// Reads the server's stdout until it closes, routing every message.
 pub(crate) async fn read_loop(
     upstream: Upstream,
-    mut from_server: mpsc::Receiver<String>,
+    mut from_server: Box<dyn ServerOutput>,
     generation: u64,
 ) {
     while let Some(line) = from_server.recv().await {

@@ -7,7 +7,7 @@
 //!   into an executable on disk, once per version, so that starting or waking a server never
 //!   needs the network.
 //! - [`spawn`] starts one server process with exactly the environment it is given, exposes its
-//!   stdin and stdout as channels of lines, sends its stderr to a [`LogSink`], and [`Instance::stop`]
+//!   stdin and stdout as message pipes used directly by the tasks that send and wait, sends its stderr to a [`LogSink`], and [`Instance::stop`]
 //!   takes down the whole process group. [`spawn_sandboxed`] does the same inside a bubblewrap
 //!   sandbox ([`Sandbox`], [`SandboxPolicy`]) with enforced [`ResourceLimits`];
 //!   [`spawn_with_limits`] applies the limits without the sandbox.
@@ -26,8 +26,8 @@ mod sandbox;
 pub use error::RuntimeError;
 pub use install::{Installed, Installer, PackageKind, PackageToInstall};
 pub use process::{
-    ExitInfo, Instance, LimitExceeded, LogSink, ProcessSpec, base_env, spawn, spawn_sandboxed,
-    spawn_with_limits,
+    ExitInfo, Instance, LimitExceeded, LogSink, ProcessSpec, Stdin, StdinClosed, Stdout, base_env,
+    spawn, spawn_sandboxed, spawn_with_limits,
 };
 pub use sandbox::{
     Enforcement, LimitSupport, ResourceLimits, Sandbox, SandboxPolicy, SandboxUnavailable,

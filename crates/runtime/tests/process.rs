@@ -333,3 +333,77 @@ fn the_child_dies_when_catwalk_is_killed() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Many tasks write long messages at once (longer than a pipe takes in one write, so some are
+/// finished by a task of their own), some of them giving up half-way: every line the server
+/// reads back is one whole message, never two glued together or one cut short.
+#[tokio::test]
+async fn concurrent_and_abandoned_writes_never_tear_a_message() {
+    let home = tempfile::tempdir().unwrap();
+    let sink = Arc::new(RecordingSink::default());
+    let mut instance = spawn(
+        &python_spec(&[&fixture("echo.py")], home.path()),
+        sink.clone(),
+    )
+    .unwrap();
+    const WRITERS: usize = 8;
+    const EACH: usize = 20;
+    let message = |writer: usize, n: usize| {
+        let fill = char::from(b'a' + (writer as u8));
+        format!("{writer}:{n}:{}", fill.to_string().repeat(200 * 1024))
+    };
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let stdin = instance.stdin.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0;
+            for n in 0..EACH {
+                let send = stdin.send(message(writer, n));
+                if n % 5 == 4 {
+                    // Gives up almost at once; the message still goes out whole, or not at all.
+                    let _ = tokio::time::timeout(Duration::from_micros(1), send).await;
+                } else {
+                    send.await.unwrap();
+                }
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    let mut stdout = instance.stdout.take();
+    let reader = tokio::spawn(async move {
+        let mut awaited: std::collections::HashSet<(usize, usize)> = (0..WRITERS)
+            .flat_map(|writer| (0..EACH).filter(|n| n % 5 != 4).map(move |n| (writer, n)))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let line = tokio::time::timeout(
+                deadline.saturating_duration_since(Instant::now()),
+                stdout.recv(),
+            )
+            .await
+            .expect("the echoes stopped coming")
+            .expect("stdout closed");
+            if line == "end" {
+                return awaited;
+            }
+            let mut parts = line.splitn(3, ':');
+            let writer: usize = parts.next().unwrap().parse().unwrap();
+            let n: usize = parts.next().unwrap().parse().unwrap();
+            assert!(
+                line == message(writer, n),
+                "a torn or glued message from {writer}:{n}"
+            );
+            awaited.remove(&(writer, n));
+        }
+    });
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), EACH);
+    }
+    // Sent after every write still in progress (the pipe is handed out in turn), so once it is
+    // back, everything before it has been read.
+    instance.stdin.send("end".to_string()).await.unwrap();
+    let awaited = reader.await.unwrap();
+    assert!(awaited.is_empty(), "lost messages: {awaited:?}");
+    assert_eq!(instance.stop(Duration::from_secs(5)).await.code, Some(0));
+}

@@ -22,7 +22,7 @@ struct Host {
 
 impl Host {
     fn new() -> Host {
-        let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let root = common::host_scratch();
         let data = root.path().join("catwalk-data");
         for folder in ["deployments/a/home", "deployments/a/data", "cache"] {
             std::fs::create_dir_all(data.join(folder)).unwrap();

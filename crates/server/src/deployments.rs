@@ -554,7 +554,7 @@ impl Deployments {
                 self.set_status(name, "starting", None).await;
                 let began = std::time::Instant::now();
                 let (instance, exit, stdout) = spawn(&launch, &logs)?;
-                match Upstream::start(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT).await {
+                match Upstream::start(process::input(&instance), stdout, HANDSHAKE_TIMEOUT).await {
                     Ok((upstream, _)) => {
                         self.metrics.started(name, began.elapsed());
                         (upstream, Some((instance, exit)))
@@ -672,7 +672,7 @@ impl Deployments {
                         }
                     };
                     match upstream
-                        .restart(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT)
+                        .restart(process::input(&instance), stdout, HANDSHAKE_TIMEOUT)
                         .await
                     {
                         Ok(_) => {
@@ -745,7 +745,7 @@ impl Deployments {
             match restarted {
                 Restarted::Running(instance, exit, took) => {
                     self.metrics.started(name, took);
-                    process = Some((instance, exit));
+                    process = Some((*instance, exit));
                     self.running(name, &upstream).await;
                 }
                 Restarted::GaveUp(reason) => {

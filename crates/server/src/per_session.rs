@@ -55,7 +55,7 @@ impl Dedicated {
         let (instance, exit, stdout) =
             spawn(&template.launch, &template.logs).map_err(Refusal::Unavailable)?;
         let started = Upstream::start_for_client(
-            instance.stdin.clone(),
+            process::input(&instance),
             stdout,
             HANDSHAKE_TIMEOUT,
             client_params.map(ToOwned::to_owned),
@@ -139,7 +139,7 @@ async fn watch(
         )
         .await;
         (instance, exit) = match restarted {
-            Restarted::Running(instance, exit, _) => (instance, exit),
+            Restarted::Running(instance, exit, _) => (*instance, exit),
             Restarted::GaveUp(reason) => {
                 upstream.close(&format!("the session's process failed: {reason}"));
                 return;

@@ -5,11 +5,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use catwalk_bridge::{BridgeError, InitInfo, Upstream};
-use catwalk_runtime::{ExitInfo, Instance, ProcessSpec, SandboxPolicy};
+use catwalk_bridge::{BridgeError, InitInfo, PipeFuture, ServerInput, ServerOutput, Upstream};
+use catwalk_runtime::{ExitInfo, Instance, ProcessSpec, SandboxPolicy, Stdin, Stdout};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::deployments::{HANDSHAKE_TIMEOUT, STOP_GRACE};
 use crate::isolation::Isolation;
@@ -23,25 +23,40 @@ pub(crate) struct Launch {
     pub isolation: Arc<Isolation>,
 }
 
-/// Starts the process and hands back its stdout for the bridge.
+/// Starts the process and hands back its output for the bridge.
 pub(crate) fn spawn(
     launch: &Launch,
     logs: &Arc<StoreLogs>,
-) -> Result<
-    (
-        Instance,
-        oneshot::Receiver<ExitInfo>,
-        mpsc::Receiver<String>,
-    ),
-    String,
-> {
+) -> Result<(Instance, oneshot::Receiver<ExitInfo>, Output), String> {
     let mut instance = launch
         .isolation
         .spawn(&launch.spec, &launch.policy, logs.clone())?;
     let exit = instance.take_exit();
-    let (_, placeholder) = mpsc::channel(1);
-    let stdout = std::mem::replace(&mut instance.stdout, placeholder);
-    Ok((instance, exit, stdout))
+    let output = Output(instance.stdout.take());
+    Ok((instance, exit, output))
+}
+
+/// A process's stdin as the bridge writes to it.
+pub(crate) struct Input(pub Stdin);
+
+impl ServerInput for Input {
+    fn send(&self, message: String) -> PipeFuture<'_, bool> {
+        Box::pin(async move { self.0.send(message).await.is_ok() })
+    }
+}
+
+/// A process's stdout as the bridge reads it.
+pub(crate) struct Output(Stdout);
+
+impl ServerOutput for Output {
+    fn recv(&mut self) -> PipeFuture<'_, Option<String>> {
+        Box::pin(self.0.recv())
+    }
+}
+
+/// The stdin of `instance`, for the bridge.
+pub(crate) fn input(instance: &Instance) -> Input {
+    Input(instance.stdin.clone())
 }
 
 pub(crate) fn describe_exit(info: Result<ExitInfo, oneshot::error::RecvError>) -> String {
@@ -90,7 +105,7 @@ impl CrashLoop {
 /// How [`restart`] ended.
 pub(crate) enum Restarted<S> {
     /// A new process runs and the upstream is initialized again, this long after it was spawned.
-    Running(Instance, oneshot::Receiver<ExitInfo>, Duration),
+    Running(Box<Instance>, oneshot::Receiver<ExitInfo>, Duration),
     /// Crashing too often, or it cannot start at all: the reason, for the user.
     GaveUp(String),
     /// `stop` resolved (with this) while waiting to restart.
@@ -130,10 +145,10 @@ where
             Err(error) => return Restarted::GaveUp(error),
         };
         match upstream
-            .restart(instance.stdin.clone(), stdout, HANDSHAKE_TIMEOUT)
+            .restart(input(&instance), stdout, HANDSHAKE_TIMEOUT)
             .await
         {
-            Ok(_) => return Restarted::Running(instance, exit, began.elapsed()),
+            Ok(_) => return Restarted::Running(Box::new(instance), exit, began.elapsed()),
             Err(error) => {
                 tracing::warn!(%error, "a restarted server failed its handshake");
                 ended = instance.stop(STOP_GRACE).await.to_string();

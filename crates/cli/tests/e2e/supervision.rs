@@ -115,7 +115,7 @@ pub fn an_idle_deployment_sleeps_and_a_request_wakes_it(kind: StoreKind) {
     assert_eq!(text_of(&answer), "good morning");
     let after = text_of(&session.call(2, "instance", json!({})));
     assert_ne!(after, before, "a new process should answer");
-    assert_eq!(status_of(&catwalk, "sleepy")["status"], "running");
+    wait_for_status(&catwalk, "sleepy", "running", Duration::from_secs(10));
     let events = events_of(&catwalk, "sleepy");
     assert!(events.contains("sleeping: no request for 2 s"), "{events}");
     assert!(events.contains("starting: a request woke it"), "{events}");

@@ -1,12 +1,11 @@
-//! Line framing of a child's pipes: stdout lines become protocol messages, stderr lines become
-//! log lines, stdin receives one message per line.
+//! Line framing of a child's pipes: bounded lines for stdout (see `pipes.rs`) and stderr, whose
+//! lines become log lines.
 
 use std::io;
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
-use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
-use tokio::sync::{mpsc, watch};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::ChildStderr;
 
 use super::LogSink;
 
@@ -83,52 +82,6 @@ impl<R: AsyncRead + Unpin> BoundedLines<R> {
     }
 }
 
-/// Forwards stdout lines to `messages` until the child closes its stdout; then `messages` is
-/// dropped, which tells the reader the stream has ended.
-pub(crate) async fn pump_stdout(
-    stdout: ChildStdout,
-    messages: mpsc::Sender<String>,
-    logs: Arc<dyn LogSink>,
-) {
-    let mut lines = BoundedLines::new(stdout, MAX_MESSAGE_LEN);
-    let mut reader_gone = false;
-    loop {
-        match lines.next_line().await {
-            Ok(None) => break,
-            Err(error) => {
-                logs.line(
-                    "catwalk",
-                    &format!("reading the server's stdout failed: {error}"),
-                );
-                break;
-            }
-            Ok(Some(Line::TooLong { len, .. })) => logs.line(
-                "catwalk",
-                &format!(
-                    "dropped a stdout message of {len} bytes: larger than the limit of \
-                     {MAX_MESSAGE_LEN} bytes"
-                ),
-            ),
-            Ok(Some(Line::Complete(bytes))) => {
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                match String::from_utf8(bytes) {
-                    // Once nobody listens, keep draining so the child never blocks on a full pipe.
-                    Ok(message) if !reader_gone => {
-                        reader_gone = messages.send(message).await.is_err();
-                    }
-                    Ok(_) => {}
-                    Err(_) => logs.line(
-                        "catwalk",
-                        "dropped a stdout line that is not valid UTF-8 (JSON-RPC messages must be)",
-                    ),
-                }
-            }
-        }
-    }
-}
-
 /// Sends each stderr line to the log sink, truncating very long ones.
 pub(crate) async fn pump_stderr(stderr: ChildStderr, logs: Arc<dyn LogSink>) {
     let mut lines = BoundedLines::new(stderr, MAX_LOG_LINE_LEN);
@@ -150,42 +103,6 @@ pub(crate) async fn pump_stderr(stderr: ChildStderr, logs: Arc<dyn LogSink>) {
                 let rest = len - head.len();
                 logs.line("stderr", &format!("{shown} [... {rest} more bytes]"));
             }
-        }
-    }
-}
-
-/// Writes each message plus a newline to the child's stdin. Closing stdin (dropping it, so the
-/// child reads end of file) happens when `close` turns true or its sender is dropped, or when
-/// every sender of `messages` is gone.
-pub(crate) async fn pump_stdin(
-    mut stdin: ChildStdin,
-    mut messages: mpsc::Receiver<String>,
-    mut close: watch::Receiver<bool>,
-    logs: Arc<dyn LogSink>,
-) {
-    loop {
-        let message = tokio::select! {
-            biased;
-            _ = close.wait_for(|closed| *closed) => break,
-            message = messages.recv() => message,
-        };
-        let Some(mut message) = message else { break };
-        if !message.ends_with('\n') {
-            message.push('\n');
-        }
-        // Also raced against `close`: a child that stopped reading fills the pipe, and a write
-        // blocked on it must not keep stdin open forever.
-        let written = tokio::select! {
-            biased;
-            _ = close.wait_for(|closed| *closed) => break,
-            written = stdin.write_all(message.as_bytes()) => written,
-        };
-        if let Err(error) = written {
-            logs.line(
-                "catwalk",
-                &format!("writing to the server's stdin failed: {error}"),
-            );
-            break;
         }
     }
 }

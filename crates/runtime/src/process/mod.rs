@@ -24,6 +24,7 @@
 mod child;
 mod leftovers;
 mod lines;
+mod pipes;
 mod spawner;
 #[cfg(test)]
 mod tests;
@@ -41,7 +42,9 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::Command;
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
+
+pub use pipes::{Stdin, StdinClosed, Stdout};
 
 use crate::RuntimeError;
 use crate::sandbox::{
@@ -51,9 +54,6 @@ use crate::sandbox::{
 use child::ChildSetup;
 use leftovers::{finish_confinement, kill_leftovers, read_init_pid, signal_group_members};
 
-/// Messages buffered in each direction before the sender waits: enough to absorb bursts, small
-/// enough that a stuck server pushes back on its clients instead of growing memory.
-const CHANNEL_CAPACITY: usize = 64;
 /// How long [`Instance::stop`] waits for the exit after SIGKILL. Only a process stuck in
 /// uninterruptible sleep (a hung disk or NFS mount) outlasts it.
 const KILL_WAIT: Duration = Duration::from_secs(5);
@@ -173,10 +173,10 @@ pub fn base_env(home: &Path) -> BTreeMap<String, String> {
 
 /// A running server process.
 pub struct Instance {
-    /// One JSON-RPC message per item, without a trailing newline (the writer adds it).
-    pub stdin: mpsc::Sender<String>,
-    /// One stdout line per item. Closes when the process closes its stdout (normally at exit).
-    pub stdout: mpsc::Receiver<String>,
+    /// One JSON-RPC message per `send`, without a trailing newline (the writer adds it).
+    pub stdin: Stdin,
+    /// One stdout line per `recv`; `None` when the process closes its stdout (normally at exit).
+    pub stdout: Stdout,
     pid: u32,
     sandboxed: bool,
     exit: watch::Receiver<Option<ExitInfo>>,
@@ -320,12 +320,10 @@ fn launch(
         logs.line("catwalk", warning);
     }
 
-    let (stdin_tx, stdin_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let (stdout_tx, stdout_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (close_tx, close_rx) = watch::channel(false);
     let (exit_tx, exit_rx) = watch::channel(None);
-    tokio::spawn(lines::pump_stdin(stdin, stdin_rx, close_rx, logs.clone()));
-    tokio::spawn(lines::pump_stdout(stdout, stdout_tx, logs.clone()));
+    let stdin = Stdin::new(stdin, close_rx, logs.clone());
+    let stdout = Stdout::new(stdout, logs.clone());
     tokio::spawn(lines::pump_stderr(stderr, logs.clone()));
     let sandbox_init =
         info_read.map(|read| tokio::task::spawn_blocking(move || read_init_pid(read)));
@@ -358,8 +356,8 @@ fn launch(
     });
 
     Ok(Instance {
-        stdin: stdin_tx,
-        stdout: stdout_rx,
+        stdin,
+        stdout,
         pid,
         sandboxed,
         exit: exit_rx,

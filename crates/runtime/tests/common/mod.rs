@@ -157,3 +157,16 @@ pub async fn list_tools(instance: &mut Instance) -> Vec<String> {
         .map(|tool| tool["name"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// A scratch folder laid out like a real host's: not under /tmp, which every sandbox replaces
+/// with a tmpfs of its own (so a write there would "succeed" inside the sandbox). The build's
+/// own folder will do, unless the checkout itself sits under /tmp.
+pub fn host_scratch() -> tempfile::TempDir {
+    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let base = if target.starts_with("/tmp") {
+        std::path::Path::new("/var/tmp")
+    } else {
+        target
+    };
+    tempfile::tempdir_in(base).unwrap()
+}
