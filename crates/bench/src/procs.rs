@@ -234,3 +234,16 @@ pub fn rollup_kb(pid: u32, field: &str) -> Option<u64> {
         rest.trim().strip_suffix("kB")?.trim().parse().ok()
     })
 }
+
+/// A process's command line, one string per argument (empty when it cannot be read).
+pub fn cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| {
+            bytes
+                .split(|&b| b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,11 +1,13 @@
-//! Part 1: how long a cached server-everything takes from the start of its process to its first
-//! answered `tools/list`, over a raw pipe and through Catwalk, taking turns in every round.
+//! Part 1: how long a cached server takes from the start of its process to its first answered
+//! `tools/list`, over a raw pipe and through Catwalk, taking turns in every round. Two servers:
+//! server-everything (the issue's subject, about half a second of Node start-up) and the tiny
+//! fixture (tens of milliseconds, so that what Catwalk adds is not lost in the start-up's noise).
 //!
-//! - raw pipe: the bench spawns `mcp-server-everything stdio` with the environment Catwalk gives
-//!   its servers, sends `initialize`, `notifications/initialized` and `tools/list`, and times
-//!   the answers;
-//! - raw pipe in bwrap: the same under `bwrap` with the namespaces Catwalk's sandbox uses (one
-//!   read-only bind of `/` instead of Catwalk's list of binds): what the sandbox alone costs;
+//! - raw pipe: the bench spawns the server's program with the arguments and the environment
+//!   Catwalk gives it, sends
+//!   `initialize`, `notifications/initialized` and `tools/list`, and times the answers;
+//! - raw pipe in Catwalk's sandbox: the same under `bwrap` with Catwalk's own command line for
+//!   that server, read from its running sandbox (see `replay.rs`): what the sandbox alone costs;
 //! - Catwalk wake-up: the deployment (`--sleep-after 1`) is asleep; a fresh session's
 //!   `initialize` (answered from the remembered handshake), `notifications/initialized` and
 //!   `tools/list` through the gateway, which makes the supervisor spawn the sandboxed server;
@@ -14,7 +16,8 @@
 //!   deployment is still starting.
 //!
 //! Catwalk's own `catwalk_process_start_seconds` (spawn to completed handshake) is read around each
-//! Catwalk start as a cross-check.
+//! Catwalk start: the time outside it, paired start by start, is what Catwalk does besides
+//! starting the process.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -26,6 +29,8 @@ use serde::Serialize;
 use tokio::process::Command;
 
 use crate::http::{Conn, Endpoint};
+use crate::lifecycle::fleet;
+use crate::lifecycle::replay;
 use crate::lifecycle::serve::{self, Catwalk, Serve};
 use crate::lifecycle::stats::Timing;
 use crate::prepare::{EVERYTHING_PACKAGE, EVERYTHING_VERSION, Tools};
@@ -34,112 +39,45 @@ use crate::stdio::Pipe;
 
 /// How often the cold start polls the gateway while the deployment starts.
 pub const POLL: Duration = Duration::from_millis(5);
-/// The deployment's name in Catwalk.
-const NAME: &str = "cold";
 const TOOLS_LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+
+/// A server whose start is measured.
+struct Subject {
+    label: &'static str,
+    /// Its deployment's name in Catwalk.
+    deployment: &'static str,
+    /// What `catwalk deploy` is given.
+    source: String,
+}
 
 #[derive(Debug, Serialize)]
 pub struct ColdReport {
     pub rounds: usize,
     pub poll_ms: u64,
+    pub subjects: Vec<SubjectReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SubjectReport {
+    pub subject: &'static str,
     /// Spawn to the answer of `initialize` (the handshake), raw pipe.
     pub raw_handshake: Timing,
     /// Spawn to the answer of `tools/list`, raw pipe: the reference.
     pub raw: Timing,
-    /// The same under bwrap, if bwrap could run it.
-    pub raw_bwrap: Option<Timing>,
+    /// The same in Catwalk's sandbox (its own bwrap command line, replayed).
+    pub raw_bwrap: Timing,
+    /// The command line replayed.
+    pub command: Vec<String>,
     /// Fresh session to `tools/list` answered, waking a sleeping deployment.
     pub wake: Timing,
+    /// Catwalk's `catwalk_process_start_seconds` of each wake-up.
+    pub wake_metric: Timing,
+    /// Each wake-up's time minus its own metric.
+    pub wake_outside_metric: Timing,
     /// `POST /start` of a stopped deployment to `tools/list` answered.
     pub cold: Timing,
-    /// Catwalk's `catwalk_process_start_seconds` for the wake-ups.
-    pub wake_metric: Timing,
-    /// The same for the cold starts.
     pub cold_metric: Timing,
-    pub bwrap_error: Option<String>,
-}
-
-pub async fn measure(tools: &Tools, rounds: usize) -> Result<ColdReport> {
-    let everything = tools.everything_bin.as_ref().expect("prepared");
-    let data_dir = tempfile::Builder::new()
-        .prefix("catwalk-bench-cold-")
-        .tempdir()?;
-    let mut catwalk = Catwalk::start(&Serve {
-        binary: tools.catwalk_bin.as_ref().expect("prepared"),
-        cache_dir: &tools.catwalk_cache,
-        data_dir: data_dir.path(),
-        // Idleness is checked at this interval: one second lets the deployment fall asleep one
-        // to two seconds after its last request.
-        health_interval_secs: 1,
-        log: tools.logs.join("lifecycle-cold.log"),
-    })
-    .await?;
-    deploy_everything(&mut catwalk, tools, data_dir.path()).await?;
-    catwalk
-        .wait_status(NAME, &["running", "sleeping"], Duration::from_secs(120))
-        .await?;
-    let endpoint = catwalk.endpoint(NAME)?;
-    // The raw pipe's HOME and working directory, as Catwalk gives each server its own.
-    let home = tempfile::Builder::new()
-        .prefix("catwalk-bench-home-")
-        .tempdir()?;
-
-    let mut samples = Samples::default();
-    let mut bwrap_error = None;
-    // Round 0 warms the page cache and Catwalk's own paths; it is not recorded.
-    for round in 0..=rounds {
-        let raw = raw_pipe(everything, None, home.path(), &tools.logs).await?;
-        let bwrap = match &bwrap_error {
-            Some(_) => None,
-            None => match raw_pipe(everything, Some(&bwrap_args()), home.path(), &tools.logs).await
-            {
-                Ok(times) => Some(times),
-                Err(error) => {
-                    bwrap_error = Some(format!("{error:#}"));
-                    None
-                }
-            },
-        };
-        let (wake, wake_metric) = wake(&mut catwalk, &endpoint).await?;
-        let (cold, cold_metric) = cold_start(&mut catwalk, &endpoint).await?;
-        eprintln!(
-            "bench: cold start round {round}{}: raw {:.1} ms, raw in bwrap {}, wake {:.1} ms \
-             (catwalk's metric {:.1}), cold start {:.1} ms (metric {:.1})",
-            if round == 0 { " (warm-up)" } else { "" },
-            raw.tools_list_ms,
-            bwrap
-                .as_ref()
-                .map_or("-".to_string(), |b| format!("{:.1} ms", b.tools_list_ms)),
-            wake,
-            wake_metric,
-            cold,
-            cold_metric,
-        );
-        if round == 0 {
-            continue;
-        }
-        samples.raw_handshake.push(raw.handshake_ms);
-        samples.raw.push(raw.tools_list_ms);
-        if let Some(bwrap) = bwrap {
-            samples.raw_bwrap.push(bwrap.tools_list_ms);
-        }
-        samples.wake.push(wake);
-        samples.wake_metric.push(wake_metric);
-        samples.cold.push(cold);
-        samples.cold_metric.push(cold_metric);
-    }
-    Ok(ColdReport {
-        rounds,
-        poll_ms: POLL.as_millis() as u64,
-        raw_handshake: Timing::of(samples.raw_handshake),
-        raw: Timing::of(samples.raw),
-        raw_bwrap: (!samples.raw_bwrap.is_empty()).then(|| Timing::of(samples.raw_bwrap)),
-        wake: Timing::of(samples.wake),
-        cold: Timing::of(samples.cold),
-        wake_metric: Timing::of(samples.wake_metric),
-        cold_metric: Timing::of(samples.cold_metric),
-        bwrap_error,
-    })
+    pub cold_outside_metric: Timing,
 }
 
 #[derive(Default)]
@@ -153,17 +91,153 @@ struct Samples {
     cold_metric: Vec<f64>,
 }
 
-/// `catwalk deploy`, as a user would (the analysis queries the npm registry through `npm`; the
-/// install is a cache hit once the bench has run before).
-async fn deploy_everything(catwalk: &mut Catwalk, tools: &Tools, data_dir: &Path) -> Result<()> {
-    eprintln!(
-        "bench: catwalk deploy npm:{EVERYTHING_PACKAGE}@{EVERYTHING_VERSION} --sleep-after 1"
-    );
+impl Samples {
+    fn report(self, subject: &'static str, command: Vec<String>) -> SubjectReport {
+        let outside = |total: &[f64], metric: &[f64]| {
+            Timing::of(total.iter().zip(metric).map(|(t, m)| t - m).collect())
+        };
+        SubjectReport {
+            subject,
+            wake_outside_metric: outside(&self.wake, &self.wake_metric),
+            cold_outside_metric: outside(&self.cold, &self.cold_metric),
+            raw_handshake: Timing::of(self.raw_handshake),
+            raw: Timing::of(self.raw),
+            raw_bwrap: Timing::of(self.raw_bwrap),
+            command,
+            wake: Timing::of(self.wake),
+            wake_metric: Timing::of(self.wake_metric),
+            cold: Timing::of(self.cold),
+            cold_metric: Timing::of(self.cold_metric),
+        }
+    }
+}
+
+pub async fn measure(tools: &Tools, rounds: usize) -> Result<ColdReport> {
+    let fixture = fleet::fixture().canonicalize()?;
+    let subjects = [
+        Subject {
+            label: "server-everything",
+            deployment: "everything",
+            source: format!("npm:{EVERYTHING_PACKAGE}@{EVERYTHING_VERSION}"),
+        },
+        Subject {
+            label: "tiny-server",
+            deployment: "tiny",
+            source: fixture.display().to_string(),
+        },
+    ];
+    let data_dir = tempfile::Builder::new()
+        .prefix("catwalk-bench-cold-")
+        .tempdir()?;
+    let mut catwalk = Catwalk::start(&Serve {
+        binary: tools.catwalk_bin.as_ref().expect("prepared"),
+        cache_dir: &tools.catwalk_cache,
+        data_dir: data_dir.path(),
+        // Idleness is checked at this interval: one second lets a deployment fall asleep one
+        // to two seconds after its last request.
+        health_interval_secs: 1,
+        log: tools.logs.join("lifecycle-cold.log"),
+    })
+    .await?;
+    // The raw pipe's stand-ins for the deployments' folders (HOME, working directory, data).
+    let scratch = tempfile::Builder::new()
+        .prefix("catwalk-bench-raw-")
+        .tempdir()?;
+    let mut endpoints = Vec::new();
+    let mut replays = Vec::new();
+    let mut homes = Vec::new();
+    for subject in &subjects {
+        deploy(&mut catwalk, tools, data_dir.path(), subject).await?;
+        catwalk
+            .wait_status(
+                subject.deployment,
+                &["running", "sleeping"],
+                Duration::from_secs(120),
+            )
+            .await?;
+        endpoints.push(catwalk.endpoint(subject.deployment)?);
+        let folder = replay::scratch_folder(scratch.path(), subject.deployment)?;
+        replays.push(replay::capture(&mut catwalk, subject.deployment, &folder).await?);
+        homes.push(folder.join("home"));
+    }
+
+    let mut samples: Vec<Samples> = subjects.iter().map(|_| Samples::default()).collect();
+    // Round 0 warms the page cache and Catwalk's own paths; it is not recorded.
+    for round in 0..=rounds {
+        let mut line = Vec::new();
+        let mut raws = Vec::new();
+        for (replay, home) in replays.iter().zip(&homes) {
+            let raw = raw_pipe(&replay.plain, home, &tools.logs).await?;
+            let bwrap = raw_pipe(&replay.sandboxed, home, &tools.logs).await?;
+            raws.push((raw, bwrap));
+        }
+        let mut wakes = Vec::new();
+        for (subject, endpoint) in subjects.iter().zip(&endpoints) {
+            wakes.push(wake(&mut catwalk, subject.deployment, endpoint).await?);
+        }
+        let mut colds = Vec::new();
+        for (subject, endpoint) in subjects.iter().zip(&endpoints) {
+            colds.push(cold_start(&mut catwalk, subject.deployment, endpoint).await?);
+        }
+        for (index, subject) in subjects.iter().enumerate() {
+            let (raw, bwrap) = &raws[index];
+            let (wake, wake_metric) = wakes[index];
+            let (cold, cold_metric) = colds[index];
+            line.push(format!(
+                "{}: raw {:.1} ms, in catwalk's sandbox {:.1} ms, wake {wake:.1} ms (metric \
+                 {wake_metric:.1}), cold start {cold:.1} ms (metric {cold_metric:.1})",
+                subject.label, raw.tools_list_ms, bwrap.tools_list_ms,
+            ));
+            if round == 0 {
+                continue;
+            }
+            let samples = &mut samples[index];
+            samples.raw_handshake.push(raw.handshake_ms);
+            samples.raw.push(raw.tools_list_ms);
+            samples.raw_bwrap.push(bwrap.tools_list_ms);
+            samples.wake.push(wake);
+            samples.wake_metric.push(wake_metric);
+            samples.cold.push(cold);
+            samples.cold_metric.push(cold_metric);
+        }
+        eprintln!(
+            "bench: start round {round}{}: {}",
+            if round == 0 { " (warm-up)" } else { "" },
+            line.join("; ")
+        );
+    }
+    Ok(ColdReport {
+        rounds,
+        poll_ms: POLL.as_millis() as u64,
+        subjects: subjects
+            .iter()
+            .zip(samples)
+            .zip(replays)
+            .map(|((subject, samples), replay)| samples.report(subject.label, replay.sandboxed))
+            .collect(),
+    })
+}
+
+/// `catwalk deploy`, as a user would (for the npm package the analysis asks the registry through
+/// `npm`; the install is a cache hit once the bench has run before).
+async fn deploy(
+    catwalk: &mut Catwalk,
+    tools: &Tools,
+    data_dir: &Path,
+    subject: &Subject,
+) -> Result<()> {
+    eprintln!("bench: catwalk deploy {} --sleep-after 1", subject.source);
     let output = Command::new(tools.catwalk_bin.as_ref().expect("prepared"))
         .arg("deploy")
-        .arg(format!("npm:{EVERYTHING_PACKAGE}@{EVERYTHING_VERSION}"))
-        .args(["--name", NAME, "--public", "--sleep-after", "1", "--json"])
-        .args(["--timeout", "600"])
+        .arg(&subject.source)
+        .args([
+            "--name",
+            subject.deployment,
+            "--public",
+            "--sleep-after",
+            "1",
+        ])
+        .args(["--json", "--timeout", "600"])
         .env("CATWALK_URL", &catwalk.base)
         .env("CATWALK_DATA_DIR", data_dir)
         .env_remove("CATWALK_TOKEN")
@@ -173,7 +247,8 @@ async fn deploy_everything(catwalk: &mut Catwalk, tools: &Tools, data_dir: &Path
         .context("running catwalk deploy")?;
     if !output.status.success() {
         bail!(
-            "catwalk deploy failed ({}): {}\n--- catwalk serve log ---\n{}",
+            "catwalk deploy {} failed ({}): {}\n--- catwalk serve log ---\n{}",
+            subject.source,
             output.status,
             String::from_utf8_lossy(&output.stderr),
             catwalk.proc.log_tail(30)
@@ -187,55 +262,20 @@ struct RawTimes {
     tools_list_ms: f64,
 }
 
-/// The arguments of `bwrap` before the program: the namespaces and mounts of a Catwalk server,
-/// except that the whole root is bound read-only instead of Catwalk's list of system folders.
-pub fn bwrap_args() -> Vec<&'static str> {
-    vec![
-        "--ro-bind",
-        "/",
-        "/",
-        "--tmpfs",
-        "/tmp",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--unshare-user",
-        "--disable-userns",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        "--die-with-parent",
-        "--cap-drop",
-        "ALL",
-        "--",
-    ]
-}
-
-/// Spawns server-everything (under `bwrap` when given its arguments) and times its handshake and
-/// first `tools/list` from just before the spawn.
-async fn raw_pipe(
-    everything: &Path,
-    bwrap: Option<&[&str]>,
-    home: &Path,
-    logs: &Path,
-) -> Result<RawTimes> {
-    let (mut command, log) = match bwrap {
-        Some(args) => {
-            let mut command = Command::new("bwrap");
-            command.args(args).arg(everything);
-            (command, logs.join("lifecycle-raw-bwrap.log"))
-        }
-        None => (
-            Command::new(everything),
-            logs.join("lifecycle-raw-pipe.log"),
-        ),
-    };
-    command.arg("stdio");
+/// Spawns `argv` (a server, or bwrap running one) and times its handshake and first
+/// `tools/list` from just before the spawn.
+async fn raw_pipe(argv: &[String], home: &Path, logs: &Path) -> Result<RawTimes> {
+    let (program, args) = argv.split_first().context("an empty command line")?;
+    let sandboxed = program.ends_with("bwrap");
+    let log = logs.join(match sandboxed {
+        true => "lifecycle-raw-sandboxed.log",
+        false => "lifecycle-raw-pipe.log",
+    });
+    let mut command = Command::new(program);
     // The environment Catwalk gives its servers (PATH, HOME, LANG), so that both start the same
     // program the same way: variables such as NODE_EXTRA_CA_CERTS change Node's start-up time.
     command
+        .args(args)
         .env_clear()
         .env(
             "PATH",
@@ -245,11 +285,10 @@ async fn raw_pipe(
         .env("LANG", "C.UTF-8")
         .current_dir(home);
     let began = Instant::now();
-    let mut server = Proc::spawn_piped("server-everything", command, &log, Duration::from_secs(2))?;
+    let mut server = Proc::spawn_piped("a server", command, &log, Duration::from_secs(2))?;
     let pipe = Pipe::start(&mut server).await.with_context(|| {
         format!(
-            "server-everything over a raw pipe{}; its log:\n{}",
-            if bwrap.is_some() { " in bwrap" } else { "" },
+            "{argv:?} over a raw pipe; its log:\n{}",
             server.log_tail(20)
         )
     })?;
@@ -266,11 +305,11 @@ async fn raw_pipe(
 
 /// Waits for the deployment to sleep, then times a fresh session up to its `tools/list` answer;
 /// also returns Catwalk's own start time for the process it woke.
-async fn wake(catwalk: &mut Catwalk, endpoint: &Endpoint) -> Result<(f64, f64)> {
+async fn wake(catwalk: &mut Catwalk, name: &str, endpoint: &Endpoint) -> Result<(f64, f64)> {
     catwalk
-        .wait_status(NAME, &["sleeping"], Duration::from_secs(30))
+        .wait_status(name, &["sleeping"], Duration::from_secs(30))
         .await?;
-    let before = start_metric(catwalk).await?;
+    let before = start_metric(catwalk, name).await?;
     let began = Instant::now();
     let mut conn = Conn::open(endpoint).await?;
     let session = conn.open_session().await?;
@@ -281,21 +320,21 @@ async fn wake(catwalk: &mut Catwalk, endpoint: &Endpoint) -> Result<(f64, f64)> 
     let elapsed = began.elapsed();
     check_tools(&String::from_utf8_lossy(&answer))?;
     let _ = conn.close_session(&session).await;
-    let metric = metric_delta(before, start_metric(catwalk).await?)?;
+    let metric = metric_delta(name, before, start_metric(catwalk, name).await?)?;
     Ok((ms(elapsed), metric))
 }
 
 /// Stops the deployment, then times `POST /start` up to a fresh session's `tools/list` answer.
-async fn cold_start(catwalk: &mut Catwalk, endpoint: &Endpoint) -> Result<(f64, f64)> {
+async fn cold_start(catwalk: &mut Catwalk, name: &str, endpoint: &Endpoint) -> Result<(f64, f64)> {
     catwalk
-        .call(Method::POST, &format!("/api/deployments/{NAME}/stop"), None)
+        .call(Method::POST, &format!("/api/deployments/{name}/stop"), None)
         .await?;
-    let before = start_metric(catwalk).await?;
+    let before = start_metric(catwalk, name).await?;
     let began = Instant::now();
     catwalk
         .call(
             Method::POST,
-            &format!("/api/deployments/{NAME}/start"),
+            &format!("/api/deployments/{name}/start"),
             None,
         )
         .await?;
@@ -325,26 +364,26 @@ async fn cold_start(catwalk: &mut Catwalk, endpoint: &Endpoint) -> Result<(f64, 
         }
     };
     check_tools(&String::from_utf8_lossy(&answer.1))?;
-    let metric = metric_delta(before, start_metric(catwalk).await?)?;
+    let metric = metric_delta(name, before, start_metric(catwalk, name).await?)?;
     Ok((ms(answer.0), metric))
 }
 
-async fn start_metric(catwalk: &mut Catwalk) -> Result<(f64, u64)> {
-    Ok(serve::start_seconds(&catwalk.metrics().await?, NAME).unwrap_or((0.0, 0)))
+async fn start_metric(catwalk: &mut Catwalk, name: &str) -> Result<(f64, u64)> {
+    Ok(serve::start_seconds(&catwalk.metrics().await?, name).unwrap_or((0.0, 0)))
 }
 
 /// The one start between two readings of the metric, in ms.
-fn metric_delta(before: (f64, u64), after: (f64, u64)) -> Result<f64> {
+fn metric_delta(name: &str, before: (f64, u64), after: (f64, u64)) -> Result<f64> {
     if after.1 != before.1 + 1 {
         bail!(
-            "expected one process start of {NAME} in catwalk_process_start_seconds, counted {}",
+            "expected one process start of {name} in catwalk_process_start_seconds, counted {}",
             after.1.saturating_sub(before.1)
         );
     }
     Ok((after.0 - before.0) * 1000.0)
 }
 
-/// server-everything's tool list names `echo`; anything else is not the answer the bench wants.
+/// Both servers list an `echo` tool; anything else is not the answer the bench wants.
 fn check_tools(answer: &str) -> Result<()> {
     if !answer.contains("\"echo\"") {
         bail!("tools/list did not list echo: {answer}");

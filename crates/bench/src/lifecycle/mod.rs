@@ -5,6 +5,7 @@
 mod cold;
 mod fleet;
 mod memory;
+mod replay;
 pub mod report;
 mod scale;
 mod serve;
@@ -85,7 +86,8 @@ pub async fn run(args: &LifecycleArgs, build: bool) -> Result<LifecycleReport> {
     let versions = crate::versions().await;
     let target_dir = crate::target_dir();
     let needs = prepare::Needs {
-        everything: wants(Part::Cold),
+        // The raw pipe runs the copy Catwalk installed, with Catwalk's own command line.
+        everything: false,
         supergateway: false,
         mcp_proxy: false,
         catwalk: true,
@@ -94,11 +96,12 @@ pub async fn run(args: &LifecycleArgs, build: bool) -> Result<LifecycleReport> {
     let tools =
         tokio::task::spawn_blocking(move || prepare::prepare(&target_dir, &needs)).await??;
 
-    let mut loads = vec![report::Load::now("start")];
+    let began = std::time::Instant::now();
+    let mut loads = vec![report::Load::now("start", began)];
     let cold = match wants(Part::Cold) {
         true => {
             let cold = cold::measure(&tools, args.rounds).await?;
-            loads.push(report::Load::now("after cold start"));
+            loads.push(report::Load::now("after cold start", began));
             Some(cold)
         }
         false => None,
@@ -106,7 +109,7 @@ pub async fn run(args: &LifecycleArgs, build: bool) -> Result<LifecycleReport> {
     let memory = match wants(Part::Memory) {
         true => {
             let memory = memory::measure(&tools, args.memory_deployments).await?;
-            loads.push(report::Load::now("after memory"));
+            loads.push(report::Load::now("after memory", began));
             Some(memory)
         }
         false => None,
@@ -120,7 +123,7 @@ pub async fn run(args: &LifecycleArgs, build: bool) -> Result<LifecycleReport> {
                 min_available_mb: args.min_available_mb,
             };
             let scale = scale::measure(&tools, sizes).await?;
-            loads.push(report::Load::now("after scale"));
+            loads.push(report::Load::now("after scale", began));
             Some(scale)
         }
         false => None,

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use super::cold::{self, ColdReport};
+use super::cold::{ColdReport, SubjectReport};
 use super::fleet::{self, Creation};
 use super::memory::{MemoryReport, Steps};
+use super::replay;
 use super::report::{self, Verdict};
 use super::scale::{self, Route, ScaleReport};
 use super::serve;
@@ -82,18 +83,27 @@ fn timing(median: f64) -> Timing {
     Timing::of(vec![median])
 }
 
-fn cold_report(raw: f64, wake: f64, cold: f64) -> ColdReport {
+fn subject(name: &'static str, raw: f64, wake: f64, cold: f64) -> SubjectReport {
+    SubjectReport {
+        subject: name,
+        raw_handshake: timing(raw / 2.0),
+        raw: timing(raw),
+        raw_bwrap: timing(raw),
+        command: Vec::new(),
+        wake: timing(wake),
+        wake_metric: timing(wake - 10.0),
+        wake_outside_metric: timing(10.0),
+        cold: timing(cold),
+        cold_metric: timing(cold - 10.0),
+        cold_outside_metric: timing(10.0),
+    }
+}
+
+fn cold_report(subjects: Vec<SubjectReport>) -> ColdReport {
     ColdReport {
         rounds: 1,
         poll_ms: 5,
-        raw_handshake: timing(raw / 2.0),
-        raw: timing(raw),
-        raw_bwrap: None,
-        wake: timing(wake),
-        cold: timing(cold),
-        wake_metric: timing(wake),
-        cold_metric: timing(cold),
-        bwrap_error: None,
+        subjects,
     }
 }
 
@@ -146,18 +156,55 @@ fn scale_report(sleeping: usize, running: usize, p99: f64) -> ScaleReport {
     }
 }
 
-fn verdicts(goals: &[Verdict]) -> Vec<Option<bool>> {
-    goals.iter().map(|g| g.met).collect()
+/// The verdicts of the goals whose text contains `what`, in order.
+fn verdicts(goals: &[Verdict], what: &str) -> Vec<Option<bool>> {
+    goals
+        .iter()
+        .filter(|g| g.goal.contains(what))
+        .map(|g| g.met)
+        .collect()
 }
 
 #[test]
 fn start_goals_compare_catwalk_with_the_raw_pipe_of_the_same_run() {
-    let goals = report::goals(Some(&cold_report(300.0, 349.0, 351.0)), None, None);
-    assert_eq!(goals[0].measured, Some(49.0));
-    assert_eq!(goals[1].measured, Some(51.0));
-    assert_eq!(&verdicts(&goals)[..2], [Some(true), Some(false)]);
+    let cold = cold_report(vec![
+        subject("server-everything", 300.0, 349.0, 351.0),
+        subject("tiny-server", 40.0, 95.0, 60.0),
+    ]);
+    let goals = report::goals(Some(&cold), None, None);
+    let starts: Vec<(&str, Option<f64>, Option<bool>)> = goals
+        .iter()
+        .filter(|g| g.goal.contains("raw pipe"))
+        .map(|g| (g.goal.as_str(), g.measured, g.met))
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            (
+                "wake-up of server-everything: catwalk - raw pipe (medians) <= 50 ms",
+                Some(49.0),
+                Some(true)
+            ),
+            (
+                "cold start of server-everything: catwalk - raw pipe (medians) <= 50 ms",
+                Some(51.0),
+                Some(false)
+            ),
+            (
+                "wake-up of tiny-server: catwalk - raw pipe (medians) <= 50 ms",
+                Some(55.0),
+                Some(false)
+            ),
+            (
+                "cold start of tiny-server: catwalk - raw pipe (medians) <= 50 ms",
+                Some(20.0),
+                Some(true)
+            ),
+        ]
+    );
     // What was not run is not judged.
-    assert!(goals[2..].iter().all(|g| g.met.is_none()));
+    assert_eq!(verdicts(&goals, "RSS"), [None, None]);
+    assert_eq!(verdicts(&goals, "p99"), [None, None, None]);
 }
 
 #[test]
@@ -167,15 +214,19 @@ fn memory_goals_are_per_deployment_against_the_warmed_up_empty_catwalk() {
     assert_eq!(memory.per_running_kb(), 500.0);
     assert_eq!(memory.per_slept_kb(), 200.0);
     let goals = report::goals(None, Some(&memory), None);
-    assert_eq!(&verdicts(&goals)[2..4], [Some(true), Some(false)]);
+    assert_eq!(verdicts(&goals, "RSS"), [Some(true), Some(false)]);
+    assert_eq!(verdicts(&goals, "raw pipe"), [None], "not run, not judged");
     let goals = report::goals(None, Some(&memory_report(20_000, 40_000, 20_500)), None);
-    assert_eq!(&verdicts(&goals)[2..4], [Some(false), Some(true)]);
+    assert_eq!(verdicts(&goals, "RSS"), [Some(false), Some(true)]);
 }
 
 #[test]
 fn api_goals_are_met_only_at_the_target_size_but_missed_at_any() {
     let at = |s, r, p99| {
-        verdicts(&report::goals(None, None, Some(&scale_report(s, r, p99))))[4..].to_vec()
+        verdicts(
+            &report::goals(None, None, Some(&scale_report(s, r, p99))),
+            "p99",
+        )
     };
     assert_eq!(at(2000, 200, 99.0), [Some(true); 3]);
     assert_eq!(at(500, 50, 99.0), [None; 3]);
@@ -227,12 +278,102 @@ async fn the_fixture_server_answers_over_a_raw_pipe() {
     fixture_answers(Command::new(fleet::fixture().join("index.mjs"))).await;
 }
 
-/// Needs bubblewrap, as Catwalk's sandbox does.
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+#[test]
+fn catwalks_command_line_is_replayed_in_the_benchs_own_folder() {
+    let argv = strings(&[
+        "/usr/bin/bwrap",
+        "--unshare-pid",
+        "--bind",
+        "/data/deployments/42/home",
+        "/data/deployments/42/home",
+        "--chdir",
+        "/data/deployments/42/home",
+        "--info-fd",
+        "21",
+        "--",
+        "/cache/bin/server",
+        "stdio",
+    ]);
+    let replay = replay::rewrite(
+        &argv,
+        std::path::Path::new("/data/deployments/42"),
+        std::path::Path::new("/scratch/x"),
+    )
+    .unwrap();
+    assert_eq!(
+        replay.sandboxed,
+        strings(&[
+            "/usr/bin/bwrap",
+            "--unshare-pid",
+            "--bind",
+            "/scratch/x/home",
+            "/scratch/x/home",
+            "--chdir",
+            "/scratch/x/home",
+            "--",
+            "/cache/bin/server",
+            "stdio",
+        ])
+    );
+    assert_eq!(replay.plain, strings(&["/cache/bin/server", "stdio"]));
+    let error = replay::rewrite(
+        &argv[..9],
+        std::path::Path::new("/d"),
+        std::path::Path::new("/s"),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("no `--`"), "{error}");
+}
+
+/// A command line shaped like Catwalk's (its namespaces, `--info-fd`, a deployment folder bound
+/// as HOME), rewritten, runs the fixture under real bwrap. Needs bubblewrap, as Catwalk's sandbox
+/// does.
 #[tokio::test]
-async fn the_raw_pipe_runs_in_bwrap_with_the_sandbox_namespaces() {
-    let mut command = Command::new("bwrap");
-    command
-        .args(cold::bwrap_args())
-        .arg(fleet::fixture().join("index.mjs"));
+async fn a_replayed_command_line_runs_in_bwrap() {
+    let root = tempfile::tempdir().unwrap();
+    let folder = replay::scratch_folder(root.path(), "catwalks").unwrap();
+    let scratch = replay::scratch_folder(root.path(), "benchs").unwrap();
+    let home = folder.join("home").display().to_string();
+    let program = fleet::fixture().join("index.mjs").display().to_string();
+    let mut argv = strings(&[
+        "bwrap",
+        "--unshare-user",
+        "--disable-userns",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--cap-drop",
+        "ALL",
+        "--ro-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+    ]);
+    argv.extend([
+        "--bind".into(),
+        home.clone(),
+        home.clone(),
+        "--chdir".into(),
+        home,
+    ]);
+    // A descriptor the bench does not have: bwrap would fail on it if it were kept.
+    argv.extend(strings(&["--info-fd", "87", "--"]));
+    argv.push(program);
+    let replay = replay::rewrite(&argv, &folder, &scratch).unwrap();
+    assert!(!replay.sandboxed.iter().any(|arg| arg.contains("catwalks")));
+    let (program, args) = replay.sandboxed.split_first().unwrap();
+    let mut command = Command::new(program);
+    command.args(args);
     fixture_answers(command).await;
 }
