@@ -25,7 +25,7 @@ pub use report::LifecycleReport;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Part {
-    /// Cold start and wake-up of cached server-everything, against a raw pipe
+    /// Start (wake-up, cold start) of cached server-everything and tiny-server, against a raw pipe
     Cold,
     /// Catwalk's RSS with no deployment, K running and K sleeping ones
     Memory,
