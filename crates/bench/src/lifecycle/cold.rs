@@ -4,8 +4,8 @@
 //! fixture (tens of milliseconds, so that what Catwalk adds is not lost in the start-up's noise).
 //!
 //! - raw pipe: the bench spawns the server's program with the arguments and the environment
-//!   Catwalk gives it, sends
-//!   `initialize`, `notifications/initialized` and `tools/list`, and times the answers;
+//!   Catwalk gives it, sends `initialize`, `notifications/initialized` and `tools/list`, and
+//!   times the answers;
 //! - raw pipe in Catwalk's sandbox: the same under `bwrap` with Catwalk's own command line for
 //!   that server, read from its running sandbox (see `replay.rs`): what the sandbox alone costs;
 //! - Catwalk wake-up: the deployment (`--sleep-after 1`) is asleep; a fresh session's
