@@ -183,6 +183,44 @@ impl Conn {
         Ok(())
     }
 
+    /// Any request on this connection's server (REST calls, metrics, pages): the status and the
+    /// whole body, whatever the status.
+    pub async fn send_to(
+        &mut self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        json: Option<&serde_json::Value>,
+    ) -> Result<(StatusCode, Bytes)> {
+        let mut builder = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("host", &self.endpoint.authority);
+        if let Some(token) = bearer {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match json {
+            Some(value) => {
+                builder = builder.header("content-type", "application/json");
+                Bytes::from(serde_json::to_vec(value)?)
+            }
+            None => Bytes::new(),
+        };
+        let request = builder.body(Full::new(body))?;
+        let response = tokio::time::timeout(CALL_TIMEOUT, self.send(request))
+            .await
+            .map_err(|_| anyhow!("{method} {path} did not answer within {CALL_TIMEOUT:?}"))??;
+        let (parts, body) = response.into_parts();
+        let bytes = tokio::time::timeout(CALL_TIMEOUT, body.collect())
+            .await
+            .map_err(|_| {
+                anyhow!("{method} {path} did not finish its body within {CALL_TIMEOUT:?}")
+            })?
+            .with_context(|| format!("reading the body of {method} {path}"))?
+            .to_bytes();
+        Ok((parts.status, bytes))
+    }
+
     /// A request that expects a JSON-RPC answer with a `result`; returns the answer's text.
     pub async fn request(
         &mut self,

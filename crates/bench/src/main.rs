@@ -1,11 +1,13 @@
 //! `catwalk-bench`: one `tools/call` of `echo` on server-everything, measured in one run directly
 //! over stdio, through Catwalk, through mcp-proxy and through supergateway, at each concurrency,
-//! plus Catwalk's memory with many idle sessions. See BENCHMARKS.md for the method.
+//! plus Catwalk's memory with many idle sessions; `catwalk-bench lifecycle` measures starting,
+//! sleeping and holding many deployments instead. See BENCHMARKS.md for the method.
 //!
 //! Everything it starts runs in a process group of its own and is stopped when the run ends, fails
 //! or is interrupted (Ctrl-C, SIGTERM, SIGHUP).
 
 mod http;
+mod lifecycle;
 mod load;
 mod prepare;
 mod procs;
@@ -19,7 +21,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::report::{CpuPerCall, Machine, Measurement, Memory, Report, Versions};
 use crate::targets::{Kind, Running};
@@ -32,6 +34,10 @@ use crate::targets::{Kind, Running};
 #[derive(Debug, Parser)]
 #[command(name = "catwalk-bench")]
 struct Args {
+    /// Another benchmark instead of the default call benchmark
+    #[command(subcommand)]
+    mode: Option<Mode>,
+
     /// Seconds per measurement
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     duration: f64,
@@ -68,12 +74,18 @@ struct Args {
     sessions: usize,
 
     /// Print the report as JSON on stdout (progress stays on stderr)
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
 
     /// Use target/release/catwalk as it is instead of running cargo build --release first
-    #[arg(long)]
+    #[arg(long, global = true)]
     no_build: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Cold start, wake-up, memory per deployment and API latency with many deployments
+    Lifecycle(lifecycle::LifecycleArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,13 +105,9 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         // When a signal wins, `run` is dropped here, and with it every process it started.
         tokio::select! {
-            result = run(&args) => match result {
-                Ok(report) => {
-                    if args.json {
-                        println!("{}", serde_json::to_string_pretty(&report).expect("serializable"));
-                    } else {
-                        print!("{}", report::text(&report));
-                    }
+            result = run_mode(&args) => match result {
+                Ok(output) => {
+                    print!("{output}");
                     ExitCode::SUCCESS
                 }
                 Err(error) => {
@@ -129,6 +137,33 @@ async fn interrupted() -> &'static str {
         _ = term.recv() => "terminated",
         _ = hup.recv() => "hung up",
     }
+}
+
+/// The selected benchmark's report, as JSON or as text.
+async fn run_mode(args: &Args) -> Result<String> {
+    Ok(match &args.mode {
+        None => {
+            let report = run(args).await?;
+            match args.json {
+                true => pretty(&report),
+                false => report::text(&report),
+            }
+        }
+        Some(Mode::Lifecycle(lifecycle)) => {
+            let report = lifecycle::run(lifecycle, !args.no_build).await?;
+            match args.json {
+                true => pretty(&report),
+                false => lifecycle::report::text(&report),
+            }
+        }
+    })
+}
+
+fn pretty<T: serde::Serialize>(value: &T) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(value).expect("serializable")
+    )
 }
 
 async fn run(args: &Args) -> Result<Report> {
@@ -292,13 +327,13 @@ async fn measure(
 }
 
 /// Cargo's target directory: CARGO_TARGET_DIR, or `target/` at the workspace root.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }
 
-fn machine() -> Machine {
+pub(crate) fn machine() -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = cpuinfo
         .lines()
@@ -331,7 +366,7 @@ fn machine() -> Machine {
     }
 }
 
-async fn versions() -> Versions {
+pub(crate) async fn versions() -> Versions {
     async fn output(program: &str, args: &[&str]) -> String {
         match tokio::process::Command::new(program)
             .args(args)

@@ -224,3 +224,26 @@ fn all_stats() -> Vec<(u32, Stat)> {
         .filter_map(|pid| Some((pid, read_stat(pid)?)))
         .collect()
 }
+
+/// A line of /proc/PID/smaps_rollup in kB (`Pss`: the process's share of the pages it maps,
+/// shared pages divided among their users, so that a sum over processes counts each page once).
+pub fn rollup_kb(pid: u32, field: &str) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    rollup.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
+}
+
+/// A process's command line, one string per argument (empty when it cannot be read).
+pub fn cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| {
+            bytes
+                .split(|&b| b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
