@@ -225,7 +225,7 @@ mod tests {
         assert!(text.contains(r#"catwalk_process_start_seconds_count{deployment="demo"} 1"#));
         // A status with no deployment left is not reported as a stale count.
         let text = metrics.render(["running".to_string()]);
-        assert!(!text.contains("sleeping"), "{text}");
+        assert!(!text.contains(r#"status="sleeping""#), "{text}");
         metrics.forget("demo");
         assert!(!metrics.render([]).contains("demo"));
     }

@@ -132,7 +132,9 @@ pub async fn create(
 
 pub async fn list(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<Value>>> {
     let deployments = app.store.list_deployments().await?;
-    Ok(Json(deployments.iter().map(|d| view(&app, d)).collect()))
+    // Without their specs: a list of thousands stays small and quick (each spec is kilobytes of
+    // evidence); `GET /deployments/NAME` has it.
+    Ok(Json(deployments.iter().map(|d| summary(&app, d)).collect()))
 }
 
 pub async fn show(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
@@ -311,7 +313,13 @@ async fn exists(app: &App, name: &str) -> ApiResult<()> {
 
 /// A deployment as the API shows it: never its token hash or credentials.
 fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
-    let spec: Value = serde_json::from_str(&deployment.spec_json).unwrap_or(Value::Null);
+    let mut shown = summary(app, deployment);
+    shown["spec"] = serde_json::from_str(&deployment.spec_json).unwrap_or(Value::Null);
+    shown
+}
+
+/// A deployment without its server spec (for lists).
+fn summary(app: &App, deployment: &catwalk_store::Deployment) -> Value {
     let options = DeploymentOptions::from_stored(&deployment.options_json);
     json!({
         "id": deployment.id,
@@ -328,7 +336,6 @@ fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
         "data_folder": app.deployments.data_folder(&deployment.id),
         "endpoint": app.deployments.endpoint(&deployment.name),
         "env_keys": deployment.env_keys,
-        "spec": spec,
         "created_at": deployment.created_at,
         "updated_at": deployment.updated_at,
     })
