@@ -360,7 +360,13 @@ async fn a_replayed_command_line_runs_in_bwrap() {
         "--tmpfs",
         "/tmp",
     ]);
+    // The fixture, shown again over the private /tmp in case the checkout lives under /tmp (as
+    // Catwalk binds its package folder).
+    let fixture_dir = fleet::fixture().display().to_string();
     argv.extend([
+        "--ro-bind".into(),
+        fixture_dir.clone(),
+        fixture_dir,
         "--bind".into(),
         home.clone(),
         home.clone(),
