@@ -139,7 +139,7 @@ async fn metrics(
         )
             .into_response();
     }
-    let statuses = match app.store.list_deployments().await {
+    let statuses = match app.store.list_deployments_brief().await {
         Ok(deployments) => deployments.into_iter().map(|d| d.status),
         Err(error) => {
             return (

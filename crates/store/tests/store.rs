@@ -386,6 +386,17 @@ mod suite {
         let listed = store.list_deployments().await.unwrap();
         let svc = listed.iter().find(|d| d.name == "svc").unwrap();
         assert_eq!(svc.handshake_json, stored.handshake_json);
+        let brief = store.list_deployments_brief().await.unwrap();
+        assert_eq!(
+            brief.iter().map(|d| &d.name).collect::<Vec<_>>(),
+            listed.iter().map(|d| &d.name).collect::<Vec<_>>()
+        );
+        let svc_brief = brief.iter().find(|d| d.name == "svc").unwrap();
+        assert_eq!(svc_brief.status, svc.status);
+        assert_eq!(svc_brief.options_json, svc.options_json);
+        assert_eq!(svc_brief.env_keys, svc.env_keys);
+        assert!(svc_brief.spec_json.is_empty() && svc_brief.env_ciphertext.is_empty());
+        assert_eq!(svc_brief.handshake_json, None);
         let err = store.set_handshake("ghost", "{}").await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     }

@@ -131,7 +131,7 @@ pub async fn create(
 }
 
 pub async fn list(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<Value>>> {
-    let deployments = app.store.list_deployments().await?;
+    let deployments = app.store.list_deployments_brief().await?;
     // Without their specs: a list of thousands stays small and quick (each spec is kilobytes of
     // evidence); `GET /deployments/NAME` has it.
     Ok(Json(deployments.iter().map(|d| summary(&app, d)).collect()))
