@@ -23,30 +23,15 @@ impl FakeServer {
 }
 
 async fn started() -> (Upstream, FakeServer) {
-    let (to_server, from_bridge) = mpsc::channel(16);
-    let (to_bridge, from_server) = mpsc::channel(16);
-    let mut server = FakeServer {
-        from_bridge,
-        to_bridge,
-    };
+    let (to_server, from_server, mut server) = fake_pipes();
     let start = tokio::spawn(Upstream::start(
         to_server,
         from_server,
         Duration::from_secs(5),
     ));
-    let init = server.next().await;
-    assert_eq!(init.method.as_deref(), Some("initialize"));
-    server
-        .say(serde_json::json!({"jsonrpc":"2.0","id": init.id,"result":{
-            "protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"fake","version":"1"}}}))
-        .await;
+    serve_handshake(&mut server, "fake").await;
     let (upstream, info) = start.await.unwrap().unwrap();
     assert_eq!(info.protocol_version, "2025-06-18");
-    let initialized = server.next().await;
-    assert_eq!(
-        initialized.method.as_deref(),
-        Some("notifications/initialized")
-    );
     (upstream, server)
 }
 

@@ -33,7 +33,8 @@ use crate::metrics::Metrics;
 use crate::options::{DeploymentOptions, ProcessModel};
 use crate::per_session::{Dedicated, Template};
 use crate::process::{
-    self, CrashLoop, Handshake, Launch, Restarted, count_tools, describe_exit, health_check, spawn,
+    self, Attached, CrashLoop, Handshake, Launch, Restarted, count_tools, describe_exit,
+    health_check, spawn,
 };
 
 /// How long a server may take to answer `initialize` after it starts.
@@ -651,53 +652,34 @@ impl Deployments {
                 None => {
                     tokio::select! {
                         () = upstream.demanded() => {}
-                        done = &mut stop_rx => {
-                            upstream.close("the deployment was stopped");
-                            if let Ok(done) = done {
-                                let _ = done.send(());
-                            }
-                            return;
-                        }
+                        done = &mut stop_rx => return stopped(&upstream, None, done).await,
                     }
                     self.set_status(name, "starting", Some("a request woke it"))
                         .await;
-                    let began = std::time::Instant::now();
-                    let (instance, exit, stdout) = match spawn(&launch, &logs) {
-                        Ok(started) => started,
-                        Err(error) => {
-                            upstream.close(&error);
-                            self.forget(name, epoch);
-                            self.set_status(name, "failed", Some(&error)).await;
-                            return;
-                        }
-                    };
-                    match upstream
-                        .restart(process::input(&instance), stdout, HANDSHAKE_TIMEOUT)
-                        .await
-                    {
-                        Ok(_) => {
-                            self.metrics.started(name, began.elapsed());
+                    match process::attach(&upstream, &launch, &logs).await {
+                        Attached::Running(instance, exit, took) => {
+                            self.metrics.started(name, took);
                             process = Some((instance, exit));
                             self.running(name, &upstream).await;
                             checks.reset();
                             continue;
                         }
-                        Err(error) => format!(
-                            "failed its handshake on waking ({error}); it {}",
-                            instance.stop(STOP_GRACE).await
-                        ),
+                        Attached::NotStarted(error) => {
+                            upstream.close(&error);
+                            self.forget(name, epoch);
+                            self.set_status(name, "failed", Some(&error)).await;
+                            return;
+                        }
+                        Attached::Refused(error, info) => {
+                            format!("failed its handshake on waking ({error}); it {info}")
+                        }
                     }
                 }
                 Some((instance, mut exit)) => {
                     let check = tokio::select! {
                         info = &mut exit => Err(describe_exit(info)),
                         done = &mut stop_rx => {
-                            upstream.close("the deployment was stopped");
-                            instance.stop(STOP_GRACE).await;
-                            if let Ok(done) = done {
-                                let _ = done.send(());
-                            }
-                            return;
+                            return stopped(&upstream, Some(instance), done).await;
                         }
                         _ = checks.tick() => Ok(()),
                     };
@@ -754,13 +736,7 @@ impl Deployments {
                     self.set_status(name, "failed", Some(&reason)).await;
                     return;
                 }
-                Restarted::Stopped(done) => {
-                    upstream.close("the deployment was stopped");
-                    if let Ok(done) = done {
-                        let _ = done.send(());
-                    }
-                    return;
-                }
+                Restarted::Stopped(done) => return stopped(&upstream, None, done).await,
             }
         }
     }
@@ -806,6 +782,22 @@ impl Deployments {
 
     fn live(&self) -> MutexGuard<'_, HashMap<String, Live>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Ends a supervisor asked to stop: the sessions end, the process (if any) stops, and then the
+/// one who asked hears it is done.
+async fn stopped(
+    upstream: &Upstream,
+    instance: Option<Instance>,
+    done: Result<oneshot::Sender<()>, oneshot::error::RecvError>,
+) {
+    upstream.close("the deployment was stopped");
+    if let Some(instance) = instance {
+        instance.stop(STOP_GRACE).await;
+    }
+    if let Ok(done) = done {
+        let _ = done.send(());
     }
 }
 

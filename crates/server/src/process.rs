@@ -139,21 +139,47 @@ where
             _ = tokio::time::sleep(delay) => {}
             stopped = &mut stop => return Restarted::Stopped(stopped),
         }
-        let began = std::time::Instant::now();
-        let (instance, exit, stdout) = match spawn(launch, logs) {
-            Ok(started) => started,
-            Err(error) => return Restarted::GaveUp(error),
-        };
-        match upstream
-            .restart(input(&instance), stdout, HANDSHAKE_TIMEOUT)
-            .await
-        {
-            Ok(_) => return Restarted::Running(Box::new(instance), exit, began.elapsed()),
-            Err(error) => {
+        match attach(upstream, launch, logs).await {
+            Attached::Running(instance, exit, took) => {
+                return Restarted::Running(Box::new(instance), exit, took);
+            }
+            Attached::NotStarted(error) => return Restarted::GaveUp(error),
+            Attached::Refused(error, info) => {
                 tracing::warn!(%error, "a restarted server failed its handshake");
-                ended = instance.stop(STOP_GRACE).await.to_string();
+                ended = info.to_string();
             }
         }
+    }
+}
+
+/// How [`attach`] went.
+pub(crate) enum Attached {
+    /// The new process runs and the upstream is initialized again, this long after the spawn.
+    Running(Instance, oneshot::Receiver<ExitInfo>, Duration),
+    /// The process could not be started at all.
+    NotStarted(String),
+    /// It started but failed the handshake, and was stopped: how it ended.
+    Refused(catwalk_bridge::BridgeError, ExitInfo),
+}
+
+/// Starts a new process and attaches it to `upstream`, which re-initializes it with its original
+/// parameters (a restart after a crash, or a wake-up).
+pub(crate) async fn attach(
+    upstream: &Upstream,
+    launch: &Launch,
+    logs: &Arc<StoreLogs>,
+) -> Attached {
+    let began = std::time::Instant::now();
+    let (instance, exit, stdout) = match spawn(launch, logs) {
+        Ok(started) => started,
+        Err(error) => return Attached::NotStarted(error),
+    };
+    match upstream
+        .restart(input(&instance), stdout, HANDSHAKE_TIMEOUT)
+        .await
+    {
+        Ok(_) => Attached::Running(instance, exit, began.elapsed()),
+        Err(error) => Attached::Refused(error, instance.stop(STOP_GRACE).await),
     }
 }
 

@@ -126,13 +126,7 @@ async fn metrics(
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    if !token.is_some_and(|token| app.is_admin(token)) {
+    if !crate::api::bearer_token(&headers).is_some_and(|token| app.is_admin(token)) {
         return (
             axum::http::StatusCode::UNAUTHORIZED,
             "send the admin token as 'Authorization: Bearer TOKEN'\n",

@@ -29,10 +29,10 @@ use serde::Serialize;
 use tokio::process::Command;
 
 use crate::http::{Conn, Endpoint};
-use crate::lifecycle::fleet;
 use crate::lifecycle::replay;
-use crate::lifecycle::serve::{self, Catwalk, Serve};
+use crate::lifecycle::serve::{self, Catwalk};
 use crate::lifecycle::stats::Timing;
+use crate::lifecycle::{fleet, memory};
 use crate::prepare::{EVERYTHING_PACKAGE, EVERYTHING_VERSION, Tools};
 use crate::procs::Proc;
 use crate::stdio::Pipe;
@@ -129,15 +129,13 @@ pub async fn measure(tools: &Tools, rounds: usize) -> Result<ColdReport> {
     let data_dir = tempfile::Builder::new()
         .prefix("catwalk-bench-cold-")
         .tempdir()?;
-    let mut catwalk = Catwalk::start(&Serve {
-        binary: tools.catwalk_bin.as_ref().expect("prepared"),
-        cache_dir: &tools.catwalk_cache,
-        data_dir: data_dir.path(),
-        // Idleness is checked at this interval: one second lets a deployment fall asleep one
-        // to two seconds after its last request.
-        health_interval_secs: 1,
-        log: tools.logs.join("lifecycle-cold.log"),
-    })
+    // Idleness is checked every second: a deployment falls asleep one to two seconds after its
+    // last request.
+    let mut catwalk = Catwalk::start(&memory::serve_in(
+        tools,
+        data_dir.path(),
+        "lifecycle-cold.log",
+    ))
     .await?;
     // The raw pipe's stand-ins for the deployments' folders (HOME, working directory, data).
     let scratch = tempfile::Builder::new()

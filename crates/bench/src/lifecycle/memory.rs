@@ -80,64 +80,30 @@ pub async fn measure(tools: &Tools, count: usize) -> Result<MemoryReport> {
         .tempdir()?;
 
     eprintln!("bench: memory with {count} running deployments");
-    let (running, running_creation) = {
-        let mut catwalk = Catwalk::start(&serve_in(
-            tools,
-            running_dir.path(),
-            "lifecycle-mem-running.log",
-        ))
-        .await?;
-        let (fresh_kb, warmed_kb) = fresh_and_warmed(&mut catwalk).await?;
-        let plan = Plan {
-            prefix: "run",
-            count,
-            sleep_after_secs: None,
-            batch: count.max(1),
-            min_available_mb: 0,
-        };
-        let creation = fleet::create(&mut catwalk, &plan, 0).await?;
-        let with_deployments_kb = settled_rss(&mut catwalk).await?;
-        (
-            Steps {
-                fresh_kb,
-                warmed_kb,
-                with_deployments_kb,
-            },
-            creation,
-        )
-    };
+    let (running, running_creation) = fleet_memory(
+        tools,
+        running_dir.path(),
+        "lifecycle-mem-running.log",
+        "run",
+        None,
+        count,
+    )
+    .await?;
     drop(running_dir);
 
     eprintln!("bench: memory with {count} sleeping deployments");
     let sleeping_dir = tempfile::Builder::new()
         .prefix("catwalk-bench-mem-")
         .tempdir()?;
-    let (sleeping, sleeping_creation) = {
-        let mut catwalk = Catwalk::start(&serve_in(
-            tools,
-            sleeping_dir.path(),
-            "lifecycle-mem-sleeping.log",
-        ))
-        .await?;
-        let (fresh_kb, warmed_kb) = fresh_and_warmed(&mut catwalk).await?;
-        let plan = Plan {
-            prefix: "nap",
-            count,
-            sleep_after_secs: Some(1),
-            batch: count.max(1),
-            min_available_mb: 0,
-        };
-        let creation = fleet::create(&mut catwalk, &plan, 0).await?;
-        let with_deployments_kb = settled_rss(&mut catwalk).await?;
-        (
-            Steps {
-                fresh_kb,
-                warmed_kb,
-                with_deployments_kb,
-            },
-            creation,
-        )
-    };
+    let (sleeping, sleeping_creation) = fleet_memory(
+        tools,
+        sleeping_dir.path(),
+        "lifecycle-mem-sleeping.log",
+        "nap",
+        Some(1),
+        count,
+    )
+    .await?;
     eprintln!("bench: restarting catwalk serve on the sleeping deployments' data directory");
     let restarted_kb = {
         let mut catwalk = Catwalk::start(&serve_in(
@@ -161,7 +127,39 @@ pub async fn measure(tools: &Tools, count: usize) -> Result<MemoryReport> {
     })
 }
 
-fn serve_in<'a>(tools: &'a Tools, data_dir: &'a Path, log: &str) -> Serve<'a> {
+/// A fresh Catwalk's memory, then with `count` deployments created (asleep after
+/// `sleep_after_secs`, or running).
+async fn fleet_memory(
+    tools: &Tools,
+    data_dir: &Path,
+    log: &str,
+    prefix: &'static str,
+    sleep_after_secs: Option<u64>,
+    count: usize,
+) -> Result<(Steps, Creation)> {
+    let mut catwalk = Catwalk::start(&serve_in(tools, data_dir, log)).await?;
+    let (fresh_kb, warmed_kb) = fresh_and_warmed(&mut catwalk).await?;
+    let plan = Plan {
+        prefix,
+        count,
+        sleep_after_secs,
+        batch: count.max(1),
+        min_available_mb: 0,
+    };
+    let creation = fleet::create(&mut catwalk, &plan, 0).await?;
+    let with_deployments_kb = settled_rss(&mut catwalk).await?;
+    Ok((
+        Steps {
+            fresh_kb,
+            warmed_kb,
+            with_deployments_kb,
+        },
+        creation,
+    ))
+}
+
+/// How the lifecycle parts start Catwalk: with this cache, and idleness checked every second.
+pub(crate) fn serve_in<'a>(tools: &'a Tools, data_dir: &'a Path, log: &str) -> Serve<'a> {
     Serve {
         binary: tools.catwalk_bin.as_ref().expect("prepared"),
         cache_dir: &tools.catwalk_cache,

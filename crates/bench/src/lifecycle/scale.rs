@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::lifecycle::fleet::{self, Creation, Plan};
 use crate::lifecycle::memory::{self, per};
-use crate::lifecycle::serve::{Catwalk, Serve};
+use crate::lifecycle::serve::Catwalk;
 use crate::lifecycle::stats::Timing;
 use crate::prepare::Tools;
 use crate::procs;
@@ -75,13 +75,11 @@ pub async fn measure(tools: &Tools, sizes: Sizes) -> Result<ScaleReport> {
     let data_dir = tempfile::Builder::new()
         .prefix("catwalk-bench-scale-")
         .tempdir()?;
-    let mut catwalk = Catwalk::start(&Serve {
-        binary: tools.catwalk_bin.as_ref().expect("prepared"),
-        cache_dir: &tools.catwalk_cache,
-        data_dir: data_dir.path(),
-        health_interval_secs: 1,
-        log: tools.logs.join("lifecycle-scale.log"),
-    })
+    let mut catwalk = Catwalk::start(&memory::serve_in(
+        tools,
+        data_dir.path(),
+        "lifecycle-scale.log",
+    ))
     .await?;
     let mem_available_mb_before = fleet::available_mb();
     let (rss_fresh_kb, rss_warmed_kb) = memory::fresh_and_warmed(&mut catwalk).await?;

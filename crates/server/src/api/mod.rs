@@ -55,15 +55,18 @@ async fn system(State(app): State<Arc<App>>) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "isolation": app.deployments.isolation().describe() }))
 }
 
-async fn require_admin(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let token = request
-        .headers()
+/// The token of an `Authorization: Bearer TOKEN` header.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    match token {
+        .map(|(_, token)| token.trim())
+}
+
+async fn require_admin(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    match bearer_token(request.headers()) {
         Some(token) if app.is_admin(token) => next.run(request).await,
         Some(_) => ApiError::unauthorized("the token is not Catwalk's admin token").into_response(),
         None => ApiError::unauthorized(
