@@ -78,8 +78,13 @@ pub enum Command {
     Stop(NameArgs),
     /// Start a stopped deployment again
     Start(NameArgs),
+    /// Set or remove a deployment's environment variables and argument values; its server
+    /// restarts with them
+    Env(EnvArgs),
     /// Manage a deployment's access token
     Token(TokenArgs),
+    /// Manage the vault that encrypts every stored secret
+    Vault(VaultArgs),
     /// Choose who may use a deployment's endpoint: `public` (anyone with the URL) or `token`
     /// (only with its access token, the default)
     Access(AccessArgs),
@@ -139,20 +144,8 @@ pub struct DeployArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 
-    /// Environment variable for the server, KEY=VALUE; a bare KEY takes the value from this
-    /// shell's environment (keeps secrets out of shell history). Repeatable
-    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
-    pub env: Vec<String>,
-
-    /// Value of one of the server's command-line argument fields (`catwalk analyze` lists
-    /// them), NAME=VALUE; repeat a NAME for a field that takes several values
-    #[arg(long = "arg", value_name = "NAME=VALUE")]
-    pub args: Vec<String>,
-
-    /// File of KEY=VALUE lines (# comments, blank lines, `export` and quotes allowed); --env
-    /// wins over it
-    #[arg(long, value_name = "FILE")]
-    pub env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub values: ValueArgs,
 
     /// Let anyone with the URL use the endpoint, without a token (off by default; see `catwalk
     /// access`)
@@ -201,6 +194,63 @@ pub struct DeployArgs {
     /// Seconds to wait for the deployment to run before giving up (it keeps going on the server)
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub timeout: u64,
+}
+
+/// The values a user gives a server: `deploy` takes them, `env` changes them.
+#[derive(Debug, Args)]
+pub struct ValueArgs {
+    /// Environment variable for the server, KEY=VALUE; a bare KEY takes the value from this
+    /// shell's environment (keeps secrets out of shell history). Repeatable
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Value of one of the server's command-line argument fields (`catwalk analyze` lists
+    /// them), NAME=VALUE; repeat a NAME for a field that takes several values
+    #[arg(long = "arg", value_name = "NAME=VALUE")]
+    pub args: Vec<String>,
+
+    /// File of KEY=VALUE lines (# comments, blank lines, `export` and quotes allowed); --env
+    /// wins over it
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Deployment name
+    pub name: String,
+
+    #[command(flatten)]
+    pub values: ValueArgs,
+
+    /// Remove this environment variable. Repeatable
+    #[arg(long, value_name = "KEY")]
+    pub unset: Vec<String>,
+
+    /// Remove this argument field's value. Repeatable
+    #[arg(long, value_name = "NAME")]
+    pub unset_arg: Vec<String>,
+
+    /// Start from nothing: the deployment keeps only the values given here
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Seconds to wait for the server to run again before giving up (it keeps going)
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct VaultArgs {
+    #[command(subcommand)]
+    pub action: VaultCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Re-encrypt every stored secret under a new key, while every deployment keeps running;
+    /// the old key is dropped at the end
+    Rotate,
 }
 
 #[derive(Debug, Args)]

@@ -175,6 +175,16 @@ impl ApiClient {
             .await
     }
 
+    pub async fn set_credentials(&self, name: &str, change: &Value) -> Result<Value, ClientError> {
+        let path = ["deployments", name, "credentials"];
+        self.call(Method::PATCH, &path, &[], Some(change)).await
+    }
+
+    pub async fn rotate_vault_key(&self) -> Result<Value, ClientError> {
+        self.call(Method::POST, &["vault", "rotate"], &[], None)
+            .await
+    }
+
     pub async fn rotate_token(&self, name: &str) -> Result<Value, ClientError> {
         self.call(Method::POST, &["deployments", name, "token"], &[], None)
             .await

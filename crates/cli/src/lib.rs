@@ -23,7 +23,7 @@ use clap::Parser;
 
 pub use error::{CliError, ExitStatus};
 
-use args::{Cli, Command, TokenCommand};
+use args::{Cli, Command, TokenCommand, VaultCommand};
 use settings::Environment;
 
 /// Parses `args` (program name first), runs the command and returns how the process should exit.
@@ -103,6 +103,17 @@ async fn run(cli: Cli, environment: &Environment) -> Result<ExitStatus, CliError
             let client = settings::ClientSettings::resolve(global, environment)?.client()?;
             commands::access::run(&client, &access_args.name, access_args.mode, global.json).await
         }
+        Command::Env(env_args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            let env_settings = settings::EnvSettings::resolve(env_args, environment)?;
+            commands::env::run(&client, &env_settings, global.json).await
+        }
+        Command::Vault(vault_args) => match &vault_args.action {
+            VaultCommand::Rotate => {
+                let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+                commands::vault::rotate(&client, global.json).await
+            }
+        },
         Command::Token(token_args) => match &token_args.action {
             TokenCommand::Rotate { name } => {
                 let client = settings::ClientSettings::resolve(global, environment)?.client()?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::args::{DeployArgs, GlobalArgs, ServeArgs};
+use crate::args::{DeployArgs, EnvArgs, GlobalArgs, ServeArgs, ValueArgs};
 use crate::client::ApiClient;
 use crate::env_input;
 use crate::error::CliError;
@@ -335,39 +335,7 @@ pub struct DeploySettings {
 
 impl DeploySettings {
     pub fn resolve(args: &DeployArgs, environment: &Environment) -> Result<Self, CliError> {
-        let mut env = match &args.env_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|error| {
-                    CliError::Usage(format!(
-                        "cannot read the env file {}: {error}",
-                        path.display()
-                    ))
-                })?;
-                env_input::parse_env_file(&text).map_err(|error| {
-                    CliError::Usage(format!("env file {}: {error}", path.display()))
-                })?
-            }
-            None => BTreeMap::new(),
-        };
-        for arg in &args.env {
-            let (key, value) =
-                env_input::parse_env_arg(arg, |key| environment.shell_var(key).map(str::to_owned))
-                    .map_err(|error| CliError::Usage(error.to_string()))?;
-            env.insert(key, value);
-        }
-        let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for arg in &args.args {
-            let Some((name, value)) = arg.split_once('=').filter(|(name, _)| !name.is_empty())
-            else {
-                return Err(CliError::Usage(format!(
-                    "--arg {arg:?} is not NAME=VALUE (the names are the fields `catwalk analyze` lists)"
-                )));
-            };
-            values
-                .entry(name.to_owned())
-                .or_default()
-                .push(value.to_owned());
-        }
+        let Values { env, args: values } = read_values(&args.values, environment)?;
         Ok(DeploySettings {
             source: local_source(&args.source),
             name: args.name.clone().filter(|name| !name.is_empty()),
@@ -385,6 +353,99 @@ impl DeploySettings {
                 "cpu_millicores": args.cpu,
             }),
             wait: !args.no_wait,
+            timeout: Duration::from_secs(args.timeout),
+        })
+    }
+}
+
+/// What `--env-file`, `--env` and `--arg` give: environment variables, and argument field
+/// values by field name.
+struct Values {
+    env: BTreeMap<String, String>,
+    args: BTreeMap<String, Vec<String>>,
+}
+
+fn read_values(args: &ValueArgs, environment: &Environment) -> Result<Values, CliError> {
+    let mut env = match &args.env_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                CliError::Usage(format!(
+                    "cannot read the env file {}: {error}",
+                    path.display()
+                ))
+            })?;
+            env_input::parse_env_file(&text)
+                .map_err(|error| CliError::Usage(format!("env file {}: {error}", path.display())))?
+        }
+        None => BTreeMap::new(),
+    };
+    for arg in &args.env {
+        let (key, value) =
+            env_input::parse_env_arg(arg, |key| environment.shell_var(key).map(str::to_owned))
+                .map_err(|error| CliError::Usage(error.to_string()))?;
+        env.insert(key, value);
+    }
+    let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for arg in &args.args {
+        let Some((name, value)) = arg.split_once('=').filter(|(name, _)| !name.is_empty()) else {
+            return Err(CliError::Usage(format!(
+                "--arg {arg:?} is not NAME=VALUE (the names are the fields `catwalk analyze` lists)"
+            )));
+        };
+        values
+            .entry(name.to_owned())
+            .or_default()
+            .push(value.to_owned());
+    }
+    Ok(Values { env, args: values })
+}
+
+/// Settings for `catwalk env`: the change to send.
+#[derive(Clone, Debug)]
+pub struct EnvSettings {
+    pub name: String,
+    pub change: serde_json::Value,
+    pub timeout: Duration,
+}
+
+impl EnvSettings {
+    pub fn resolve(args: &EnvArgs, environment: &Environment) -> Result<Self, CliError> {
+        let Values { env, args: values } = read_values(&args.values, environment)?;
+        let mut env: serde_json::Map<String, serde_json::Value> =
+            env.into_iter().map(|(k, v)| (k, v.into())).collect();
+        let mut arg_values: serde_json::Map<String, serde_json::Value> = values
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::json!(v)))
+            .collect();
+        for key in &args.unset {
+            if env.insert(key.clone(), serde_json::Value::Null).is_some() {
+                return Err(CliError::Usage(format!("{key} is both set and --unset")));
+            }
+        }
+        for name in &args.unset_arg {
+            if arg_values
+                .insert(name.clone(), serde_json::Value::Null)
+                .is_some()
+            {
+                return Err(CliError::Usage(format!(
+                    "argument {name} is both given and --unset-arg"
+                )));
+            }
+        }
+        if env.is_empty() && arg_values.is_empty() && !args.replace {
+            return Err(CliError::Usage(
+                "nothing to change: give KEY=VALUE with -e, --env-file, --arg, --unset or \
+                 --unset-arg"
+                    .to_owned(),
+            ));
+        }
+        Ok(EnvSettings {
+            name: args.name.clone(),
+            change: serde_json::json!({
+                "env": env,
+                "args": arg_values,
+                "replace": args.replace,
+            }),
             timeout: Duration::from_secs(args.timeout),
         })
     }

@@ -24,9 +24,11 @@ use catwalk_runtime::{
 };
 use catwalk_store::{Deployment, NewDeployment, Store, StoreError};
 use catwalk_vault::{Redactor, Vault};
+
+use crate::keys::{Keys, RotateError, Rotation};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::credentials::Credentials;
+use crate::credentials::{CredentialChange, Credentials};
 use crate::isolation::Isolation;
 use crate::logs::{LogFeed, StoreLogs};
 use crate::metrics::Metrics;
@@ -44,7 +46,7 @@ pub(crate) const STOP_GRACE: Duration = Duration::from_secs(3);
 
 pub struct Deployments {
     store: Store,
-    vault: Vault,
+    keys: Keys,
     analyzer: Analyzer,
     installer: Installer,
     homes: PathBuf,
@@ -122,7 +124,7 @@ impl Deployments {
         installer.sandbox = isolation.sandbox().cloned();
         Arc::new(Deployments {
             store,
-            vault,
+            keys: Keys::new(vault),
             analyzer: Analyzer::new(cache_dir.join("sources")),
             installer,
             homes: data_dir.join("deployments"),
@@ -177,37 +179,20 @@ impl Deployments {
         public: bool,
         options: DeploymentOptions,
     ) -> Result<Created, CreateError> {
-        let env = &credentials.env;
         let spec = self.analyze(source).await?;
         let name = name.unwrap_or_else(|| spec.name.clone());
         validate_name(&name)?;
-        let missing: Vec<&str> = spec
-            .env
-            .iter()
-            .filter(|var| var.required && env.get(&var.name).is_none_or(|v| v.is_empty()))
-            .map(|var| var.name.as_str())
-            .collect();
-        if !missing.is_empty() {
-            return Err(CreateError::Invalid(format!(
-                "missing required environment variables: {}; give each a value",
-                missing.join(", ")
-            )));
-        }
+        credentials.check(&spec).map_err(CreateError::Invalid)?;
         validate_options(&options)?;
-        if let Some(bad) = env.keys().find(|k| !valid_env_name(k)) {
-            return Err(CreateError::Invalid(format!(
-                "{bad:?} is not a valid environment variable name"
-            )));
-        }
-        spec.command_args(&credentials.args)
-            .map_err(|missing| CreateError::Invalid(missing.to_string()))?;
         let token = catwalk_vault::new_token("cwd");
+        // Held until the row is stored, so a key rotation cannot miss it.
+        let vault = self.keys.read().await;
         let new = NewDeployment {
             name: name.clone(),
             source: spec.source.clone(),
             spec_json: serde_json::to_string(&spec).expect("specs serialize"),
-            env_ciphertext: self.vault.encrypt(&credentials.to_json()),
-            env_keys: env.keys().cloned().collect(),
+            env_ciphertext: vault.encrypt(&credentials.to_json()),
+            env_keys: credentials.env.keys().cloned().collect(),
             token_hash: catwalk_vault::hash_token(&token),
             status: "installing".into(),
             public,
@@ -218,6 +203,7 @@ impl Deployments {
             Err(StoreError::Conflict(_)) => return Err(CreateError::Conflict(name)),
             Err(error) => return Err(error.into()),
         };
+        drop(vault);
         self.launch(&deployment);
         Ok(Created { deployment, token })
     }
@@ -376,15 +362,81 @@ impl Deployments {
         change(&mut options);
         validate_options(&options)?;
         self.store.set_options(name, &options.to_stored()).await?;
+        self.relaunch(&deployment, "its settings changed").await?;
+        Ok(true)
+    }
+
+    /// Changes a deployment's environment variables and argument values, and restarts its
+    /// server with them: the old values leave the store and the process. Returns false for an
+    /// unknown deployment.
+    pub async fn set_credentials(
+        self: &Arc<Self>,
+        name: &str,
+        change: CredentialChange,
+    ) -> Result<bool, CreateError> {
+        let Some(deployment) = self.store.get_deployment(name).await? else {
+            return Ok(false);
+        };
+        let spec: ServerSpec = serde_json::from_str(&deployment.spec_json).map_err(|e| {
+            CreateError::Invalid(format!("the stored server spec is unreadable: {e}"))
+        })?;
+        let vault = self.keys.read().await;
+        let stored = if change.replace {
+            Credentials::default()
+        } else {
+            vault
+                .decrypt(&deployment.env_ciphertext)
+                .ok()
+                .and_then(|plain| Credentials::from_json(&plain))
+                .ok_or_else(|| {
+                    CreateError::Invalid(
+                        "the stored values cannot be decrypted with this vault key; send every \
+                         value again with \"replace\": true"
+                            .to_string(),
+                    )
+                })?
+        };
+        let credentials = change.apply(stored);
+        credentials.check(&spec).map_err(CreateError::Invalid)?;
+        match self
+            .store
+            .set_credentials(
+                name,
+                &vault.encrypt(&credentials.to_json()),
+                &credentials.env.keys().cloned().collect::<Vec<_>>(),
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::NotFound(_)) => return Ok(false),
+            Err(error) => return Err(error.into()),
+        }
+        drop(vault);
+        self.relaunch(&deployment, "its credentials changed")
+            .await?;
+        Ok(true)
+    }
+
+    /// Re-encrypts every stored secret under a new vault key; nothing stops meanwhile.
+    pub async fn rotate_keys(&self) -> Result<Rotation, RotateError> {
+        self.keys.rotate(&self.store).await
+    }
+
+    /// Starts a deployment's server again from what is stored, unless its owner stopped it.
+    async fn relaunch(
+        self: &Arc<Self>,
+        deployment: &Deployment,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let name = &deployment.name;
         if deployment.status != STOPPED {
             self.stop_everything_of(name).await;
-            self.set_status(name, "restarting", Some("its settings changed"))
-                .await;
+            self.set_status(name, "restarting", Some(reason)).await;
             if let Some(deployment) = self.store.get_deployment(name).await? {
                 self.launch(&deployment);
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Opens a deployment to anyone, without a token, or closes it again. Returns false for an
@@ -470,7 +522,9 @@ impl Deployments {
         let spec: ServerSpec = serde_json::from_str(&deployment.spec_json)
             .map_err(|e| format!("the stored server spec is unreadable: {e}"))?;
         let credentials = self
-            .vault
+            .keys
+            .read()
+            .await
             .decrypt(&deployment.env_ciphertext)
             .ok()
             .and_then(|plain| Credentials::from_json(&plain))
@@ -875,10 +929,4 @@ fn validate_options(options: &DeploymentOptions) -> Result<(), CreateError> {
         ));
     }
     Ok(())
-}
-
-fn valid_env_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }

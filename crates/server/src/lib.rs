@@ -10,6 +10,7 @@ mod credentials;
 mod dashboard;
 mod deployments;
 mod isolation;
+mod keys;
 mod logs;
 mod metrics;
 mod options;

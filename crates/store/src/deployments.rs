@@ -321,6 +321,63 @@ impl Store {
         self.set_column(name, Column::TokenHash, token_hash).await
     }
 
+    /// Replaces a deployment's encrypted credentials and the names of its variables.
+    pub async fn set_credentials(
+        &self,
+        name: &str,
+        env_ciphertext: &str,
+        env_keys: &[String],
+    ) -> Result<(), StoreError> {
+        let env_keys_json =
+            serde_json::to_string(env_keys).expect("a list of strings always serializes");
+        let updated = sqlx::query(
+            "UPDATE deployments SET env_ciphertext = $1, env_keys = $2, updated_at = $3 \
+             WHERE name = $4",
+        )
+        .bind(env_ciphertext)
+        .bind(env_keys_json)
+        .bind(now_millis())
+        .bind(name)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Every deployment's encrypted credentials, by name: what a key rotation re-encrypts.
+    pub async fn list_credentials(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT name, env_ciphertext FROM deployments ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("name")?, row.try_get("env_ciphertext")?)))
+            .collect()
+    }
+
+    /// Replaces a deployment's encrypted credentials only if they are still `expected`, so a
+    /// re-encryption never overwrites an edit made meanwhile. False when they changed (or the
+    /// deployment is gone). `updated_at` is left alone: the content did not change.
+    pub async fn swap_credentials(
+        &self,
+        name: &str,
+        expected: &str,
+        env_ciphertext: &str,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE deployments SET env_ciphertext = $1 WHERE name = $2 AND env_ciphertext = $3",
+        )
+        .bind(env_ciphertext)
+        .bind(name)
+        .bind(expected)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
     /// Updates one column of a deployment (and its `updated_at`); `NotFound` for an unknown name.
     async fn set_column<'q, T>(
         &self,

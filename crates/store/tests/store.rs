@@ -26,6 +26,7 @@ on_both_backends!(
     logs_tail_and_trim,
     delete_removes_events_and_logs,
     token_hash_can_be_replaced,
+    credentials_are_replaced_and_swapped_only_when_unchanged,
     deployments_are_private_until_opened,
     settings_upsert,
     migrations_are_idempotent,
@@ -341,6 +342,51 @@ mod suite {
         assert_eq!(updated.token_hash, "b".repeat(64));
         let err = store.set_token_hash("ghost", "c").await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+
+    pub async fn credentials_are_replaced_and_swapped_only_when_unchanged(db: &TestDb) {
+        let store = &db.store;
+        for name in ["b-svc", "a-svc"] {
+            store
+                .create_deployment(&new_deployment(name))
+                .await
+                .unwrap();
+        }
+        store
+            .set_credentials("a-svc", "gAAAAAB-edited", &["TOKEN".to_string()])
+            .await
+            .unwrap();
+        let edited = store.get_deployment("a-svc").await.unwrap().unwrap();
+        assert_eq!(edited.env_ciphertext, "gAAAAAB-edited");
+        assert_eq!(edited.env_keys, ["TOKEN"]);
+        let err = store.set_credentials("ghost", "x", &[]).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+        let all = store.list_credentials().await.unwrap();
+        assert_eq!(
+            all,
+            [
+                ("a-svc".to_string(), "gAAAAAB-edited".to_string()),
+                ("b-svc".to_string(), "gAAAAAB-ciphertext".to_string())
+            ]
+        );
+        // A stale expectation (an edit came in between) changes nothing.
+        assert!(
+            !store
+                .swap_credentials("a-svc", "gAAAAAB-ciphertext", "gAAAAAB-rotated")
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .swap_credentials("b-svc", "gAAAAAB-ciphertext", "gAAAAAB-rotated")
+                .await
+                .unwrap()
+        );
+        let all = store.list_credentials().await.unwrap();
+        assert_eq!(all[0].1, "gAAAAAB-edited");
+        assert_eq!(all[1].1, "gAAAAAB-rotated");
+        assert!(!store.swap_credentials("ghost", "x", "y").await.unwrap());
     }
 
     pub async fn deployments_are_private_until_opened(db: &TestDb) {

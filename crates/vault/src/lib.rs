@@ -17,7 +17,7 @@ mod redact;
 mod token;
 mod vault;
 
-pub use private_file::{read_private_file, write_private_file};
+pub use private_file::{read_private_file, replace_private_file, write_private_file};
 pub use redact::{REDACTED, Redactor};
 pub use token::{hash_token, new_token, token_matches};
 pub use vault::{KEY_ENV, KEY_FILE, KeyOrigin, Vault};
@@ -36,6 +36,16 @@ pub enum VaultError {
          `Fernet.generate_key()`)"
     )]
     InvalidKey { origin: String, index: usize },
+    /// A rotation was asked for while the keys come from the environment, which Catwalk cannot
+    /// rewrite.
+    #[error(
+        "the vault keys come from {env}, which Catwalk cannot change: generate a key (`python3 \
+         -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'`), set \
+         {env}=NEW_KEY,OLD_KEY, restart Catwalk, and rotate again: that re-encrypts every secret \
+         under NEW_KEY, after which OLD_KEY can be removed",
+        env = KEY_ENV
+    )]
+    KeysFromEnv,
     /// A key source was present but held no key at all.
     #[error("{origin} is set but contains no key; {hint}")]
     NoKey { origin: String, hint: String },

@@ -3,7 +3,8 @@
 //! Files are created with mode 0600 from the first byte: the content is written to a private
 //! temporary file beside the target and then hard-linked into place, so the target never exists
 //! with a wider mode, never exists half-written, and is never overwritten (create-new semantics:
-//! a second writer gets `AlreadyExists` and can read the winner's file).
+//! a second writer gets `AlreadyExists` and can read the winner's file). Only a key rotation
+//! replaces a file, by renaming a private copy over it.
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -16,6 +17,22 @@ use rand::RngCore;
 /// Creates `path` with mode 0600 holding `contents`. Fails with `ErrorKind::AlreadyExists` if
 /// the file exists (it is never overwritten). The parent directory must exist.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    // `hard_link` fails if `path` exists, which gives create-new semantics atomically.
+    stage_then(path, contents, |temp, path| fs::hard_link(temp, path))
+}
+
+/// Puts `contents` in `path` with mode 0600, replacing the file if it exists. Readers see the
+/// old content or the new one, never a mix: the new file is written aside and renamed over it.
+pub fn replace_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    stage_then(path, contents, |temp, path| fs::rename(temp, path))
+}
+
+/// Writes `contents` to a private temporary file beside `path`, then lets `place` put it there.
+fn stage_then(
+    path: &Path,
+    contents: &[u8],
+    place: impl FnOnce(&Path, &Path) -> io::Result<()>,
+) -> io::Result<()> {
     let file_name = path.file_name().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -30,7 +47,7 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
         hex::encode(nonce)
     ));
 
-    let result = write_then_link(&temp, path, contents);
+    let result = write_private(&temp, contents).and_then(|()| place(&temp, path));
     // The temporary name is only a staging area; it must not linger with a copy of the secret.
     let _ = fs::remove_file(&temp);
     result?;
@@ -48,17 +65,14 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-fn write_then_link(temp: &Path, path: &Path, contents: &[u8]) -> io::Result<()> {
+fn write_private(temp: &Path, contents: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(temp)?;
     file.write_all(contents)?;
-    file.sync_all()?;
-    drop(file);
-    // `hard_link` fails if `path` exists, which gives create-new semantics atomically.
-    fs::hard_link(temp, path)
+    file.sync_all()
 }
 
 /// Reads a file written by [`write_private_file`] (or put in place by an operator), refusing it

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use fernet::{Fernet, MultiFernet};
 
 use crate::VaultError;
-use crate::private_file::{self, write_private_file};
+use crate::private_file::{self, replace_private_file, write_private_file};
 
 /// Environment variable holding the vault key, or a comma-separated list of keys for rotation
 /// (the first encrypts, every key decrypts).
@@ -37,7 +37,8 @@ pub enum KeyOrigin {
 #[derive(Clone)]
 pub struct Vault {
     fernet: MultiFernet,
-    key_count: usize,
+    /// Kept to write the key file again during a rotation; never shown.
+    keys: Vec<String>,
     origin: KeyOrigin,
 }
 
@@ -45,7 +46,7 @@ pub struct Vault {
 impl fmt::Debug for Vault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Vault")
-            .field("key_count", &self.key_count)
+            .field("key_count", &self.keys.len())
             .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
@@ -149,8 +150,8 @@ impl Vault {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Vault {
-            key_count: fernets.len(),
             fernet: MultiFernet::new(fernets),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
             origin,
         })
     }
@@ -186,7 +187,44 @@ impl Vault {
 
     /// How many keys are loaded (1 unless a rotation is in progress).
     pub fn key_count(&self) -> usize {
-        self.key_count
+        self.keys.len()
+    }
+
+    /// Starts a key rotation: a vault whose fresh first key encrypts from now on, with this
+    /// vault's keys behind it to read what is stored. A vault read from the key file writes the
+    /// file first, holding every key, so that an interruption at any later point loses nothing.
+    /// Keys from [`KEY_ENV`] cannot be changed by Catwalk: the operator puts the new key first
+    /// and restarts, and the rotation then only re-encrypts (see [`Vault::key_count`]).
+    pub fn begin_rotation(&self) -> Result<Vault, VaultError> {
+        if self.origin == KeyOrigin::Env {
+            return Err(VaultError::KeysFromEnv);
+        }
+        let fresh = Self::generate_key();
+        let keys: Vec<&str> = std::iter::once(fresh.as_str())
+            .chain(self.keys.iter().map(String::as_str))
+            .collect();
+        let vault = Self::build(&keys, self.origin.clone())?;
+        vault.persist()?;
+        Ok(vault)
+    }
+
+    /// Ends a rotation, once every stored token has been [`Vault::rotate`]d: a vault with the
+    /// first key alone, written to the key file when the keys came from it.
+    pub fn finish_rotation(&self) -> Result<Vault, VaultError> {
+        let vault = Self::build(&[self.keys[0].as_str()], self.origin.clone())?;
+        vault.persist()?;
+        Ok(vault)
+    }
+
+    fn persist(&self) -> Result<(), VaultError> {
+        let (KeyOrigin::File(path) | KeyOrigin::Generated(path)) = &self.origin else {
+            return Ok(());
+        };
+        let contents = format!("{}\n", self.keys.join("\n"));
+        replace_private_file(path, contents.as_bytes()).map_err(|source| VaultError::Io {
+            path: path.clone(),
+            source,
+        })
     }
 
     /// Where the keys came from.

@@ -204,3 +204,63 @@ fn concurrent_first_starts_agree_on_one_key() {
         .count();
     assert_eq!(generated, 1);
 }
+
+#[test]
+fn rotation_rewrites_the_key_file_with_every_key_then_with_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Vault::load_or_create(dir.path(), None).unwrap();
+    let old_token = first.encrypt(b"stored before the rotation");
+    let path = dir.path().join(KEY_FILE);
+    let old_file = std::fs::read_to_string(&path).unwrap();
+
+    let rotating = first.begin_rotation().unwrap();
+    assert_eq!(rotating.key_count(), 2);
+    // Written before anything is re-encrypted: a crash now restarts with both keys.
+    let reopened = Vault::load_or_create(dir.path(), None).unwrap();
+    assert_eq!(reopened.key_count(), 2);
+    assert_eq!(mode_of(&path), 0o600);
+    assert_eq!(
+        reopened.decrypt(&old_token).unwrap(),
+        b"stored before the rotation"
+    );
+    let rotated = rotating.rotate(&old_token).unwrap();
+    assert!(matches!(first.decrypt(&rotated), Err(VaultError::Decrypt)));
+
+    let done = rotating.finish_rotation().unwrap();
+    assert_eq!(done.key_count(), 1);
+    let reopened = Vault::load_or_create(dir.path(), None).unwrap();
+    assert_eq!(reopened.key_count(), 1);
+    assert_eq!(mode_of(&path), 0o600);
+    assert_ne!(std::fs::read_to_string(&path).unwrap(), old_file);
+    assert_eq!(
+        reopened.decrypt(&rotated).unwrap(),
+        b"stored before the rotation"
+    );
+    // The old key is gone: what was not re-encrypted can no longer be read.
+    assert!(matches!(
+        reopened.decrypt(&old_token),
+        Err(VaultError::Decrypt)
+    ));
+    // No staging copy of a key is left beside the file.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from(KEY_FILE)]);
+}
+
+#[test]
+fn keys_from_the_environment_cannot_be_rotated_by_catwalk() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = Vault::generate_key();
+    let vault = Vault::load_or_create(dir.path(), Some(&key)).unwrap();
+    let error = vault.begin_rotation().unwrap_err();
+    assert!(matches!(error, VaultError::KeysFromEnv));
+    let message = error.to_string();
+    assert!(
+        message.contains("CATWALK_VAULT_KEY=NEW_KEY,OLD_KEY"),
+        "{message}"
+    );
+    assert!(!message.contains(&key));
+    assert!(!dir.path().join(KEY_FILE).exists());
+}

@@ -3,11 +3,13 @@
 pub mod access;
 pub mod analyze;
 pub mod deploy;
+pub mod env;
 pub mod logs;
 pub mod ls;
 pub mod rm;
 pub mod serve;
 pub mod token;
+pub mod vault;
 
 use crate::client::ClientError;
 use crate::error::CliError;

@@ -271,6 +271,36 @@ impl Catwalk {
         )
     }
 
+    /// The rows of a one-column query on the live database, as text (psql for PostgreSQL,
+    /// Python's sqlite3 for SQLite: the test needs no client library of its own).
+    pub fn query(&self, sql: &str) -> Vec<String> {
+        let text = match &self.database {
+            Some(url) => psql(url, sql),
+            None => {
+                let output = Command::new("python3")
+                    .args([
+                        "-c",
+                        "import sqlite3, sys\nfor row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print(row[0])",
+                    ])
+                    .arg(self.data_dir.path().join("catwalk.db"))
+                    .arg(sql)
+                    .output()
+                    .unwrap();
+                assert!(
+                    output.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                String::from_utf8_lossy(&output.stdout).into_owned()
+            }
+        };
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The PostgreSQL database's whole content as text, or the SQLite file's bytes as text.
     pub fn database_dump(&self) -> String {
         match &self.database {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::harness::{self, Catwalk, StoreKind, processes_under};
 use crate::{RawSession, text_of};
 
-fn misbehaving_server() -> String {
+pub(crate) fn misbehaving_server() -> String {
     let folder = harness::repo().join("tests/fixtures/misbehaving-server");
     folder.to_str().unwrap().to_string()
 }
@@ -41,7 +41,7 @@ fn status_of(catwalk: &Catwalk, name: &str) -> Value {
         .unwrap_or_else(|| panic!("no {name} in {shown}"))
 }
 
-fn wait_for_status(catwalk: &Catwalk, name: &str, status: &str, within: Duration) {
+pub(crate) fn wait_for_status(catwalk: &Catwalk, name: &str, status: &str, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
         let shown = status_of(catwalk, name);

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use crate::configs::client_configs;
-use crate::credentials::Credentials;
+use crate::credentials::{CredentialChange, Credentials};
 use crate::options::{DeploymentOptions, Limits, ProcessModel};
 use crate::setup::App;
 
@@ -224,6 +224,19 @@ pub async fn rotate_token(
         "endpoint": endpoint,
         "configs": client_configs(&name, &endpoint, &token),
     })))
+}
+
+/// Sets or removes environment variables and argument values; the server restarts with them.
+pub async fn set_credentials(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    request: Result<Json<CredentialChange>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let change = body(request)?;
+    if !app.deployments.set_credentials(&name, change).await? {
+        return Err(ApiError::no_deployment(&name));
+    }
+    show(State(app), Path(name)).await
 }
 
 pub async fn events(

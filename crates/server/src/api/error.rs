@@ -4,7 +4,10 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use catwalk_vault::VaultError;
+
 use crate::deployments::CreateError;
+use crate::keys::RotateError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -66,6 +69,23 @@ impl From<CreateError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
             }
             CreateError::Store(error) => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<RotateError> for ApiError {
+    fn from(error: RotateError) -> ApiError {
+        match error {
+            RotateError::Vault(error @ VaultError::KeysFromEnv) => {
+                ApiError::new(StatusCode::CONFLICT, "keys_from_env", error.to_string())
+            }
+            // The vault's messages name files and variables, never key material.
+            RotateError::Vault(error) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "vault",
+                format!("the key rotation stopped: {error}; run it again once this is fixed"),
+            ),
+            RotateError::Store(error) => ApiError::internal(error),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod deployments;
 mod error;
+mod vault;
 
 use std::sync::Arc;
 
@@ -29,6 +30,11 @@ pub fn router(app: Arc<App>) -> Router {
                 .delete(deployments::remove),
         )
         .route("/deployments/{name}/token", post(deployments::rotate_token))
+        .route(
+            "/deployments/{name}/credentials",
+            axum::routing::patch(deployments::set_credentials),
+        )
+        .route("/vault/rotate", post(vault::rotate))
         .route("/deployments/{name}/stop", post(deployments::stop))
         .route("/deployments/{name}/start", post(deployments::start))
         .route("/deployments/{name}/events", get(deployments::events))
