@@ -162,6 +162,10 @@ async fn start_catwalk(tools: &Tools, log: &Path, plan: Plan, deploy: bool) -> R
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(data_dir.path())
+        // One load generator sends thousands of calls a second with one token: rate limits so
+        // high that they never refuse, so that what they cost is still measured.
+        .args(["--rate-limit-per-token", "1000000000"])
+        .args(["--rate-limit-per-deployment", "1000000000"])
         .env("CATWALK_CACHE_DIR", &tools.catwalk_cache);
     // Catwalk as a user gets it: its own defaults, not whatever this shell points it at.
     for var in [

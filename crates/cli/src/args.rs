@@ -126,6 +126,22 @@ pub struct ServeArgs {
     /// do not start) [env: CATWALK_ALLOW_UNSANDBOXED=1]
     #[arg(long)]
     pub allow_unsandboxed: bool,
+
+    /// Requests per minute each token may send to a deployment's MCP endpoint, in bursts of up
+    /// to as many (429 with Retry-After beyond); 0 for no limit
+    /// [env: CATWALK_RATE_LIMIT_PER_TOKEN] [default: 1200]
+    #[arg(long, value_name = "N")]
+    pub rate_limit_per_token: Option<u32>,
+
+    /// Requests per minute a deployment's MCP endpoint takes from everyone together; 0 for no
+    /// limit [env: CATWALK_RATE_LIMIT_PER_DEPLOYMENT] [default: 6000]
+    #[arg(long, value_name = "N")]
+    pub rate_limit_per_deployment: Option<u32>,
+
+    /// The largest request body an MCP endpoint accepts, in bytes (413 beyond)
+    /// [env: CATWALK_MAX_REQUEST_BYTES] [default: 4194304]
+    #[arg(long, value_name = "BYTES")]
+    pub max_request_bytes: Option<usize>,
 }
 
 /// A source is `npm:PACKAGE[@VERSION]`, `pypi:PACKAGE[==VERSION]`, a local folder or a git URL.

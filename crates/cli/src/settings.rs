@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,6 +36,11 @@ pub mod vars {
     pub const CATWALK_SSE_KEEPALIVE: &str = "CATWALK_SSE_KEEPALIVE";
     pub const CATWALK_HEALTH_INTERVAL: &str = "CATWALK_HEALTH_INTERVAL";
     pub const CATWALK_ALLOW_UNSANDBOXED: &str = "CATWALK_ALLOW_UNSANDBOXED";
+    /// Requests per minute per token and per deployment on the MCP endpoints (0: no limit).
+    pub const CATWALK_RATE_LIMIT_PER_TOKEN: &str = "CATWALK_RATE_LIMIT_PER_TOKEN";
+    pub const CATWALK_RATE_LIMIT_PER_DEPLOYMENT: &str = "CATWALK_RATE_LIMIT_PER_DEPLOYMENT";
+    /// The largest request body the MCP endpoints accept, in bytes.
+    pub const CATWALK_MAX_REQUEST_BYTES: &str = "CATWALK_MAX_REQUEST_BYTES";
 }
 
 pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:7411";
@@ -201,6 +207,8 @@ pub struct ServeSettings {
     pub sse_keep_alive: std::time::Duration,
     pub health_interval: std::time::Duration,
     pub allow_unsandboxed: bool,
+    pub rate_limits: catwalk_server::RateLimits,
+    pub max_request_bytes: usize,
 }
 
 /// Seconds between SSE keep-alive comments when neither flag nor variable says.
@@ -214,6 +222,7 @@ impl ServeSettings {
         args: &ServeArgs,
         environment: &Environment,
     ) -> Result<Self, CliError> {
+        let defaults = catwalk_server::RateLimits::default();
         let listen_text = flag_or_var(args.listen.as_deref(), environment, vars::CATWALK_LISTEN)
             .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = parse_listen(&listen_text)?;
@@ -257,6 +266,36 @@ impl ServeSettings {
                 || environment
                     .var(vars::CATWALK_ALLOW_UNSANDBOXED)
                     .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes")),
+            rate_limits: catwalk_server::RateLimits {
+                per_token: NonZeroU32::new(number(
+                    args.rate_limit_per_token,
+                    environment,
+                    vars::CATWALK_RATE_LIMIT_PER_TOKEN,
+                    defaults.per_token.map_or(0, NonZeroU32::get),
+                    "a number of requests per minute (0 for no limit)",
+                )?),
+                per_deployment: NonZeroU32::new(number(
+                    args.rate_limit_per_deployment,
+                    environment,
+                    vars::CATWALK_RATE_LIMIT_PER_DEPLOYMENT,
+                    defaults.per_deployment.map_or(0, NonZeroU32::get),
+                    "a number of requests per minute (0 for no limit)",
+                )?),
+            },
+            max_request_bytes: match number(
+                args.max_request_bytes,
+                environment,
+                vars::CATWALK_MAX_REQUEST_BYTES,
+                catwalk_server::DEFAULT_MAX_REQUEST_BYTES,
+                "a number of bytes",
+            )? {
+                0 => {
+                    return Err(CliError::Usage(
+                        "the request size limit must be at least 1 byte".to_owned(),
+                    ));
+                }
+                bytes => bytes,
+            },
         })
     }
 
@@ -270,7 +309,27 @@ impl ServeSettings {
             sse_keep_alive: self.sse_keep_alive,
             health_interval: self.health_interval,
             allow_unsandboxed: self.allow_unsandboxed,
+            rate_limits: self.rate_limits,
+            max_request_bytes: self.max_request_bytes,
         }
+    }
+}
+
+/// A number from a flag, else a variable, else the default.
+fn number<T: std::str::FromStr>(
+    flag: Option<T>,
+    environment: &Environment,
+    var: &str,
+    default: T,
+    what: &str,
+) -> Result<T, CliError> {
+    match (flag, environment.var(var)) {
+        (Some(value), _) => Ok(value),
+        (None, Some(text)) => text
+            .trim()
+            .parse()
+            .map_err(|_| CliError::Usage(format!("{var} must be {what}, not {text:?}"))),
+        (None, None) => Ok(default),
     }
 }
 
@@ -282,15 +341,7 @@ fn seconds(
     default: u64,
     what: &str,
 ) -> Result<std::time::Duration, CliError> {
-    let secs = match (flag, environment.var(var)) {
-        (Some(secs), _) => secs,
-        (None, Some(text)) => text.trim().parse().map_err(|_| {
-            CliError::Usage(format!(
-                "{var} must be a whole number of seconds, not {text:?}"
-            ))
-        })?,
-        (None, None) => default,
-    };
+    let secs = number(flag, environment, var, default, "a whole number of seconds")?;
     if secs == 0 {
         return Err(CliError::Usage(format!("{what} must be at least 1 second")));
     }

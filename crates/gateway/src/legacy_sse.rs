@@ -9,6 +9,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -135,11 +136,15 @@ pub async fn post(
     Path(name): Path<String>,
     Query(query): Query<SessionQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let access = match admit(&gateway, &name, &headers).await {
         Ok(access) => access,
         Err(response) => return response,
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return reply::body_rejected(&rejection, gateway.config.max_body_bytes),
     };
     let Some(id) = query.session_id else {
         return reply::bad_request("Bad Request: the sessionId query parameter is required");

@@ -11,6 +11,7 @@
 
 mod guard;
 mod legacy_sse;
+mod limits;
 mod modern;
 mod reply;
 mod resume;
@@ -27,6 +28,7 @@ use futures::future::BoxFuture;
 use serde_json::value::RawValue;
 
 pub use guard::{Guard, check as guard};
+pub use limits::RateLimits;
 pub use sessions::Sessions;
 
 /// The path of a deployment's MCP endpoint, relative to Catwalk's base URL.
@@ -76,6 +78,10 @@ pub enum Refusal {
     Unavailable(String),
 }
 
+/// The default of [`GatewayConfig::max_body_bytes`]: room for large tool arguments (a file's
+/// content, an image in base64), far from what a memory-exhausting body needs.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
     /// The `Origin` and `Host` values requests may carry (403 otherwise), against DNS rebinding.
@@ -87,6 +93,10 @@ pub struct GatewayConfig {
     /// How long a 2026-07-28 request that ended with `input_required` keeps waiting upstream
     /// for the client's retry before it is cancelled.
     pub input_timeout: Duration,
+    /// Requests per minute per token and per deployment (429 beyond them).
+    pub rate_limits: RateLimits,
+    /// The largest request body accepted (413 beyond it).
+    pub max_body_bytes: usize,
 }
 
 impl Default for GatewayConfig {
@@ -96,6 +106,8 @@ impl Default for GatewayConfig {
             keep_alive: Duration::from_secs(15),
             session_idle_timeout: Duration::from_secs(3600),
             input_timeout: Duration::from_secs(300),
+            rate_limits: RateLimits::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -105,6 +117,7 @@ pub struct Gateway {
     sessions: Sessions,
     legacy: legacy_sse::LegacySessions,
     modern: modern::Modern,
+    limiter: limits::Limiter,
     config: GatewayConfig,
 }
 
@@ -115,6 +128,7 @@ impl Gateway {
             sessions: Sessions::default(),
             legacy: Default::default(),
             modern: Default::default(),
+            limiter: limits::Limiter::new(config.rate_limits),
             config,
         })
     }
@@ -131,6 +145,9 @@ impl Gateway {
             .route("/s/{name}/sse", get(legacy_sse::open))
             .route("/s/{name}/messages", post(legacy_sse::post))
             .with_state(self.clone())
+            .layer(axum::extract::DefaultBodyLimit::max(
+                self.config.max_body_bytes,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 self.config.guard.clone(),
                 guard::check,
@@ -150,6 +167,7 @@ impl Gateway {
                 gateway
                     .sessions
                     .forget_idle(gateway.config.session_idle_timeout);
+                gateway.limiter.forget_idle();
             }
         })
     }

@@ -16,6 +16,43 @@ pub fn error(status: StatusCode, code: i64, message: &str) -> Response {
     error_for(status, None, code, message)
 }
 
+/// The answer to a body that could not be read: 413 for one over the size limit.
+pub(crate) fn body_rejected(
+    rejection: &axum::extract::rejection::BytesRejection,
+    limit: usize,
+) -> Response {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "Payload Too Large: the request body is over this endpoint's limit of {limit} bytes"
+        )
+    } else {
+        format!(
+            "Bad Request: the request body could not be read ({})",
+            rejection.body_text()
+        )
+    };
+    error(status, codes::INVALID_REQUEST, &message)
+}
+
+/// 429 for a request over a rate limit, with `Retry-After` in whole seconds (at least 1).
+pub(crate) fn rate_limited(exhausted: &crate::limits::Exhausted) -> Response {
+    let seconds = exhausted.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        codes::RATE_LIMITED,
+        &format!(
+            "Too Many Requests: {} budget of requests per minute is spent; retry after {seconds} s",
+            exhausted.budget
+        ),
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&seconds.to_string()).expect("digits are a valid header value"),
+    );
+    response
+}
+
 /// An HTTP error whose body is a JSON-RPC error answering the request with this id, when the
 /// request could be read (clients match errors to requests by id).
 pub fn error_for(status: StatusCode, id: Option<&Id>, code: i64, message: &str) -> Response {

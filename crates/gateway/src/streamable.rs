@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,11 +30,15 @@ pub async fn post(
     State(gateway): State<Arc<Gateway>>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let access = match admit(&gateway, &name, &headers).await {
         Ok(access) => access,
         Err(response) => return response,
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return reply::body_rejected(&rejection, gateway.config.max_body_bytes),
     };
     if !accepts(&headers, "application/json") || !accepts(&headers, "text/event-stream") {
         return reply::error(
@@ -289,11 +294,16 @@ pub(crate) async fn admit(
         let (scheme, token) = value.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     });
-    gateway
+    let access = gateway
         .resolver
         .resolve(name, token)
         .await
-        .map_err(|refusal| refused(refusal, name))
+        .map_err(|refusal| refused(refusal, name))?;
+    gateway
+        .limiter
+        .check(name, &access.principal)
+        .map_err(|exhausted| reply::rate_limited(&exhausted))?;
+    Ok(access)
 }
 
 /// The HTTP answer to a refusal.

@@ -108,15 +108,94 @@ async fn scripted_server() -> Upstream {
 }
 
 async fn app() -> Router {
+    app_with(|_| {}).await
+}
+
+async fn app_with(change: impl FnOnce(&mut GatewayConfig)) -> Router {
     let upstream = scripted_server().await;
-    let config = GatewayConfig {
+    let mut config = GatewayConfig {
         guard: Arc::new(Guard {
             allowed_origins: vec!["http://127.0.0.1:7411".into()],
             allowed_hosts: vec!["127.0.0.1:7411".into(), "localhost:7411".into()],
         }),
         ..GatewayConfig::default()
     };
+    change(&mut config);
     Gateway::new(Arc::new(OneDeployment { upstream }), config).router()
+}
+
+#[tokio::test]
+async fn a_token_over_its_budget_gets_429_with_retry_after() {
+    let app = app_with(|config| {
+        config.rate_limits = crate::RateLimits {
+            per_token: std::num::NonZeroU32::new(4),
+            per_deployment: std::num::NonZeroU32::new(6),
+        };
+    })
+    .await;
+    let session = open(&app).await;
+    for id in 1..=3 {
+        let (status, _, body) = send(&app, call(&session, id, "echo", "hi")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, headers, body) = send(&app, call(&session, 4, "echo", "hi")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // 4 per minute: one more every 15 s.
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((14..=15).contains(&retry), "{retry}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        answer["error"]["code"],
+        catwalk_protocol::codes::RATE_LIMITED
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("this token's budget"),
+        "{answer}"
+    );
+    // Another token still has its own budget, until the deployment's is spent.
+    let other = |id: i64| {
+        let body = json!({"jsonrpc":"2.0","id":id,"method":"ping"}).to_string();
+        Request::post("http://127.0.0.1:7411/s/demo/mcp")
+            .header("authorization", "Bearer other-token")
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    assert_ne!(send(&app, other(1)).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_ne!(send(&app, other(2)).await.0, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _, body) = send(&app, other(3)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(body.contains("this deployment's budget"), "{body}");
+    // A refused token is refused before it can spend anything.
+    let stranger = Request::post("http://127.0.0.1:7411/s/demo/mcp")
+        .header("authorization", "Bearer wrong")
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(Body::from(INIT))
+        .unwrap();
+    assert_eq!(send(&app, stranger).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413_and_the_session_goes_on() {
+    let app = app_with(|config| config.max_body_bytes = 64 * 1024).await;
+    let session = open(&app).await;
+    let (status, _, body) = send(&app, call(&session, 1, "echo", &"x".repeat(65 * 1024))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 65536 bytes"),
+        "{answer}"
+    );
+    let (status, _, body) = send(&app, call(&session, 2, "echo", &"x".repeat(60 * 1024))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 fn post() -> axum::http::request::Builder {

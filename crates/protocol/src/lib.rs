@@ -22,6 +22,9 @@ pub mod codes {
     /// Implementation-defined server error: used when the upstream server cannot answer
     /// (it crashed, exited, or is not running).
     pub const SERVER_UNAVAILABLE: i64 = -32000;
+    /// Implementation-defined server error: the request is over a rate limit (with HTTP 429
+    /// and `Retry-After`).
+    pub const RATE_LIMITED: i64 = -32029;
 }
 
 /// A JSON-RPC id: a number or a string (JSON-RPC also allows null, which MCP forbids).

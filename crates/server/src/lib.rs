@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+pub use catwalk_gateway::{DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_REQUEST_BYTES, RateLimits};
 pub use setup::{ADMIN_TOKEN_FILE, DATABASE_FILE};
 
 /// Resolved settings for `catwalk serve`.
@@ -45,6 +46,10 @@ pub struct Config {
     pub health_interval: std::time::Duration,
     /// Run servers without a sandbox when bubblewrap is unusable (otherwise they do not start).
     pub allow_unsandboxed: bool,
+    /// Requests per minute per token and per deployment on the MCP endpoints.
+    pub rate_limits: RateLimits,
+    /// The largest request body the MCP endpoints accept.
+    pub max_request_bytes: usize,
 }
 
 /// Runs Catwalk until SIGINT or SIGTERM, then stops every server process it started.

@@ -78,6 +78,8 @@ impl App {
             GatewayConfig {
                 guard: guard.clone(),
                 keep_alive: config.sse_keep_alive,
+                rate_limits: config.rate_limits,
+                max_body_bytes: config.max_request_bytes,
                 ..GatewayConfig::default()
             },
         );

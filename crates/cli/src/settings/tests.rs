@@ -54,8 +54,42 @@ fn serve_defaults() {
             sse_keep_alive: std::time::Duration::from_secs(15),
             health_interval: std::time::Duration::from_secs(30),
             allow_unsandboxed: false,
+            rate_limits: catwalk_server::RateLimits::default(),
+            max_request_bytes: 4 * 1024 * 1024,
         }
     );
+}
+
+#[test]
+fn rate_limits_flag_over_variable_and_zero_lifts_them() {
+    let environment = Environment::new(
+        [
+            ("CATWALK_RATE_LIMIT_PER_TOKEN", "60"),
+            ("CATWALK_MAX_REQUEST_BYTES", "1000"),
+        ],
+        default_dir(),
+    );
+    let from_var = serve(&["serve"], &environment).unwrap();
+    assert_eq!(from_var.rate_limits.per_token.unwrap().get(), 60);
+    assert_eq!(from_var.rate_limits.per_deployment.unwrap().get(), 6000);
+    assert_eq!(from_var.max_request_bytes, 1000);
+    let lifted = serve(
+        &[
+            "serve",
+            "--rate-limit-per-token",
+            "0",
+            "--rate-limit-per-deployment",
+            "0",
+        ],
+        &environment,
+    )
+    .unwrap();
+    assert_eq!(lifted.rate_limits.per_token, None);
+    assert_eq!(lifted.rate_limits.per_deployment, None);
+    assert!(serve(&["serve", "--max-request-bytes", "0"], &environment).is_err());
+    let garbage = Environment::new([("CATWALK_RATE_LIMIT_PER_TOKEN", "lots")], default_dir());
+    let error = serve(&["serve"], &garbage).unwrap_err().to_string();
+    assert!(error.contains("CATWALK_RATE_LIMIT_PER_TOKEN"), "{error}");
 }
 
 #[test]
