@@ -106,6 +106,11 @@ pub fn dashboard_deploys_with_a_real_browser(kind: StoreKind) {
             .starts_with("@modelcontextprotocol/server-brave-search@0.6.2"),
         "{shown}"
     );
+    // Started with a placeholder key, the server exits: the page says it needs credentials.
+    assert_eq!(
+        shown["introspection"]["status"], "needs_credentials",
+        "{shown}"
+    );
     let env = shown["env"].as_array().unwrap();
     let key = env
         .iter()

@@ -7,6 +7,7 @@ mod conformance;
 mod conformance_fixture;
 mod dashboard;
 mod harness;
+mod introspect;
 mod supervision;
 
 use std::time::Duration;
@@ -16,6 +17,10 @@ use conformance::conformance_scenarios_pass;
 use conformance_fixture::conformance_fixture_scenarios_pass;
 use dashboard::dashboard_deploys_with_a_real_browser;
 use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, unique_secret};
+use introspect::{
+    catwalk_analyze_shows_a_real_packages_tools,
+    introspection_lists_tools_or_says_credentials_are_needed,
+};
 use serde_json::Value;
 use supervision::{
     a_hung_server_is_restarted, a_server_over_its_memory_limit_is_stopped_and_said_so,
@@ -69,6 +74,8 @@ on_both_stores!(
     a_stopped_deployment_stays_stopped_until_started,
     logs_follow_shows_new_lines_as_they_come,
     every_official_client_works_through_catwalk,
+    introspection_lists_tools_or_says_credentials_are_needed,
+    catwalk_analyze_shows_a_real_packages_tools,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
