@@ -119,7 +119,13 @@ async function readShownSpec(page) {
       } : null,
     };
   }));
+  const introspection = page.locator('#spec-introspection');
   return {
+    introspection: await introspection.count() ? {
+      status: await introspection.getAttribute('data-status'),
+      text: (await introspection.textContent())?.trim() ?? '',
+      tools: await introspection.locator('[data-list="tools"] code').allTextContents(),
+    } : null,
     runtime: await text('#spec-runtime'),
     package: await text('#spec-package'),
     launch: await text('#spec-launch'),
@@ -139,6 +145,17 @@ function compareSpec(shown, spec) {
   const words = [spec.launch.command, ...spec.launch.args];
   check(shown.launch.startsWith(spec.launch.command) && words.every((word) => shown.launch.includes(word)),
     `launch shown as ${JSON.stringify(shown.launch)}, the API says ${JSON.stringify(words)}`);
+  const seen = spec.introspection;
+  check(shown.introspection, 'the page shows nothing of what the server offers (#spec-introspection)');
+  check(shown.introspection.status === seen.status,
+    `the page shows the server's start as ${shown.introspection.status}, the API says ${seen.status}`);
+  const listed = seen.tools.map((tool) => tool.name);
+  check(JSON.stringify(shown.introspection.tools) === JSON.stringify(listed),
+    `tools shown: ${JSON.stringify(shown.introspection.tools)}, the API listed ${JSON.stringify(listed)}`);
+  if (seen.status === 'needs_credentials') {
+    check(/needs real credentials/.test(shown.introspection.text),
+      `the page does not say the server needs credentials: ${shown.introspection.text}`);
+  }
   const names = shown.env.map((variable) => variable.name);
   check(JSON.stringify(names) === JSON.stringify(spec.env.map((variable) => variable.name)),
     `env vars shown: ${JSON.stringify(names)}, the API found ${JSON.stringify(spec.env.map((v) => v.name))}`);
@@ -211,7 +228,7 @@ async function listTools(endpoint, accessToken) {
 
 async function run(opts, page) {
   const shown = {};
-  const apiSpec = await api(opts, 'POST', 'api/analyze', { source: opts.source });
+  const apiSpec = await api(opts, 'POST', 'api/analyze', { source: opts.source, introspect: true });
 
   await page.goto(`${opts.url}/`, { timeout: STEP_MS });
   await page.locator('#token').fill(opts.token, { timeout: STEP_MS });
@@ -274,6 +291,9 @@ async function run(opts, page) {
   check(leftovers === 0, `${leftovers} secret env value(s) are still on the page after Deploy`);
 
   const tools = await listTools(endpoint, accessToken);
+  const recorded = (deployment.tools ?? []).map((tool) => tool.name);
+  check(JSON.stringify([...recorded].sort()) === JSON.stringify([...tools].sort()),
+    `the deployment records the tools ${JSON.stringify(recorded)}, the endpoint lists ${JSON.stringify(tools)}`);
 
   const status = page.locator(`#deployments tr[data-name="${opts.name}"] .status`);
   const deadline = Date.now() + STEP_MS;

@@ -267,6 +267,7 @@ pub(crate) fn build(
         confidence,
         evidence: found.evidence,
         warnings: found.warnings,
+        introspection: None,
     })
 }
 

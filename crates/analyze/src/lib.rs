@@ -41,8 +41,9 @@ pub use fetch::npm::compare_versions;
 pub use fetch::pypi::version_from_file_name;
 pub use source::{Source, parse_source, redact_url};
 pub use spec::{
-    ArgField, Confidence, EnvVar, Evidence, Launch, Level, MissingArguments, PackageRef, Registry,
-    Runtime, SPEC_VERSION, ServerSpec,
+    ArgField, Confidence, EnvVar, Evidence, Introspection, IntrospectionStatus, Launch, Level,
+    MissingArguments, PackageRef, PromptInfo, Registry, ResourceInfo, Runtime, SPEC_VERSION,
+    ServerSpec, ToolInfo,
 };
 
 use fetch::git::GitTarget;

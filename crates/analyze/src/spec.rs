@@ -53,6 +53,10 @@ pub struct ServerSpec {
     pub evidence: Vec<Evidence>,
     /// Things a human should check: ambiguities, guesses, skipped inputs.
     pub warnings: Vec<String>,
+    /// What the server itself listed when it was started with placeholder values; `None`
+    /// when it was not started (the analyzer never starts servers; the server crate fills it).
+    #[serde(default)]
+    pub introspection: Option<Introspection>,
 }
 
 impl ServerSpec {
@@ -279,4 +283,67 @@ impl Evidence {
             note: note.into(),
         }
     }
+}
+
+/// What a server answered when it was started in the sandbox with placeholder values and asked
+/// for its tools, prompts and resources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Introspection {
+    pub status: IntrospectionStatus,
+    pub tools: Vec<ToolInfo>,
+    pub prompts: Vec<PromptInfo>,
+    pub resources: Vec<ResourceInfo>,
+    /// The `serverInfo` of its `initialize` answer, as it sent it.
+    pub server_info: Option<serde_json::Value>,
+    /// The protocol version it agreed to.
+    pub protocol_version: Option<String>,
+    /// Why it is not `ok`, or what else went wrong along the way.
+    pub message: Option<String>,
+    /// Its last stderr lines.
+    pub stderr: Vec<String>,
+    /// The variables and argument fields that were given a made-up value.
+    pub placeholders: Vec<String>,
+    /// From the start of the install to the stop of the process.
+    pub duration_ms: u64,
+}
+
+/// How an introspection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntrospectionStatus {
+    /// It started and answered every list it declared.
+    Ok,
+    /// It exited, or refused a list, while placeholders stood in for its values: it wants real
+    /// ones (it is listed again with them once deployed).
+    NeedsCredentials,
+    /// It could not be installed or started, or it failed without placeholders in play.
+    Failed,
+}
+
+/// One tool a server lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    /// Empty when the server gives none.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One prompt a server lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptInfo {
+    pub name: String,
+    /// Empty when the server gives none.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One resource a server lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceInfo {
+    pub uri: String,
+    /// Empty when the server gives none.
+    #[serde(default)]
+    pub name: String,
 }

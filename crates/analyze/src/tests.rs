@@ -580,6 +580,7 @@ fn command_args_put_fields_after_the_fixed_arguments() {
         confidence: Confidence::default(),
         evidence: Vec::new(),
         warnings: Vec::new(),
+        introspection: None,
     };
     let values = |pairs: &[(&str, &[&str])]| -> BTreeMap<String, Vec<String>> {
         pairs
@@ -627,6 +628,32 @@ fn command_args_put_fields_after_the_fixed_arguments() {
     let old: ServerSpec = serde_json::from_value(json).unwrap();
     assert!(old.args.is_empty());
     assert_eq!(old.confidence, Confidence::default());
+    assert_eq!(old.introspection, None);
+}
+
+#[test]
+fn an_introspection_reads_back_in_its_documented_form() {
+    let json = serde_json::json!({
+        "status": "needs_credentials",
+        "tools": [{"name": "echo", "description": "Echoes"}, {"name": "bare"}],
+        "prompts": [],
+        "resources": [{"uri": "file:///a", "name": "a"}],
+        "serverInfo": {"name": "x", "version": "1"},
+        "protocolVersion": "2025-06-18",
+        "message": "it exited",
+        "stderr": ["API_KEY is invalid"],
+        "placeholders": ["API_KEY"],
+        "durationMs": 1234
+    });
+    let read: crate::Introspection = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(read.status, crate::IntrospectionStatus::NeedsCredentials);
+    assert_eq!(read.tools[1].description, "");
+    assert_eq!(read.duration_ms, 1234);
+    let written = serde_json::to_value(&read).unwrap();
+    assert_eq!(written["tools"][0], json["tools"][0]);
+    assert_eq!(written["serverInfo"], json["serverInfo"]);
+    assert_eq!(written["status"], "needs_credentials");
+    assert_eq!(written["durationMs"], 1234);
 }
 
 #[test]

@@ -149,6 +149,11 @@ pub struct ServeArgs {
 pub struct AnalyzeArgs {
     /// What to analyze: npm:PKG, pypi:PKG, a local folder or a git URL
     pub source: String,
+
+    /// Do not install and start the server to list its tools, prompts and resources (by
+    /// default it is started once in the sandbox, with placeholder values for what it needs)
+    #[arg(long)]
+    pub no_introspect: bool,
 }
 
 #[derive(Debug, Args)]

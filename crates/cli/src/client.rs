@@ -138,8 +138,8 @@ impl ApiClient {
         &self.base
     }
 
-    pub async fn analyze(&self, source: &str) -> Result<Value, ClientError> {
-        let body = serde_json::json!({ "source": source });
+    pub async fn analyze(&self, source: &str, introspect: bool) -> Result<Value, ClientError> {
+        let body = serde_json::json!({ "source": source, "introspect": introspect });
         self.call(Method::POST, &["analyze"], &[], Some(&body))
             .await
     }

@@ -72,7 +72,8 @@ async fn run(cli: Cli, environment: &Environment) -> Result<ExitStatus, CliError
         Command::Analyze(analyze_args) => {
             let client = settings::ClientSettings::resolve(global, environment)?.client()?;
             let source = settings::local_source(&analyze_args.source);
-            commands::analyze::run(&client, &source, global.json).await
+            let introspect = !analyze_args.no_introspect;
+            commands::analyze::run(&client, &source, introspect, global.json).await
         }
         Command::Deploy(deploy_args) => {
             let client_settings = settings::ClientSettings::resolve(global, environment)?;

@@ -26,6 +26,25 @@ pub struct SpecView {
     pub evidence: Vec<String>,
     /// Things the analyzer wants a human to check.
     pub warnings: Vec<String>,
+    /// What the server listed when Catwalk started it with placeholder values.
+    pub introspection: Option<IntrospectionView>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IntrospectionView {
+    /// `ok`, `needs_credentials` or `failed`.
+    pub status: String,
+    pub message: Option<String>,
+    /// `name version` from its `serverInfo`.
+    pub server: Option<String>,
+    pub protocol_version: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// Tools, prompts and resources as (name or URI, first line of the description or name).
+    pub tools: Vec<(String, String)>,
+    pub prompts: Vec<(String, String)>,
+    pub resources: Vec<(String, String)>,
+    pub stderr: Vec<String>,
+    pub placeholders: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -116,8 +135,52 @@ impl SpecView {
                 Some(Value::Array(items)) => items.iter().filter_map(as_text).collect(),
                 _ => Vec::new(),
             },
+            introspection: object.get("introspection").and_then(introspection),
         }
     }
+}
+
+fn introspection(value: &Value) -> Option<IntrospectionView> {
+    let object = value.as_object()?;
+    let texts = |key: &str| -> Vec<String> {
+        match object.get(key) {
+            Some(Value::Array(items)) => items.iter().filter_map(as_text).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let pairs = |key: &str, id: &str, label: &str| -> Vec<(String, String)> {
+        let Some(Value::Array(items)) = object.get(key) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|item| {
+                let id = item.get(id).and_then(as_text)?;
+                let label = item.get(label).and_then(as_text).unwrap_or_default();
+                let first = label.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                Some((id, first.trim().to_owned()))
+            })
+            .collect()
+    };
+    let server = object.get("serverInfo").and_then(|info| {
+        let name = info.get("name").and_then(as_text)?;
+        Some(match info.get("version").and_then(as_text) {
+            Some(version) => format!("{name} {version}"),
+            None => name,
+        })
+    });
+    Some(IntrospectionView {
+        status: object.get("status").and_then(as_text)?,
+        message: object.get("message").and_then(as_text),
+        server,
+        protocol_version: object.get("protocolVersion").and_then(as_text),
+        duration_ms: object.get("durationMs").and_then(Value::as_u64),
+        tools: pairs("tools", "name", "description"),
+        prompts: pairs("prompts", "name", "description"),
+        resources: pairs("resources", "uri", "name"),
+        stderr: texts("stderr"),
+        placeholders: texts("placeholders"),
+    })
 }
 
 fn as_text(value: &Value) -> Option<String> {

@@ -15,13 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
-use catwalk_analyze::{Analyzer, Registry, ServerSpec};
+use catwalk_analyze::{Analyzer, Introspection, ServerSpec, ToolInfo};
 use catwalk_bridge::Upstream;
 use catwalk_gateway::Gateway;
-use catwalk_runtime::{
-    ExitInfo, Installer, Instance, LogSink, PackageKind, PackageToInstall, ProcessSpec,
-    SandboxPolicy,
-};
+use catwalk_runtime::{ExitInfo, Installer, Instance, LogSink};
 use catwalk_store::{Deployment, NewDeployment, Store, StoreError};
 use catwalk_vault::{Redactor, Vault};
 
@@ -29,14 +26,14 @@ use crate::keys::{Keys, RotateError, Rotation};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::credentials::{CredentialChange, Credentials};
+use crate::introspect;
 use crate::isolation::Isolation;
 use crate::logs::{LogFeed, StoreLogs};
 use crate::metrics::Metrics;
 use crate::options::{DeploymentOptions, ProcessModel};
 use crate::per_session::{Dedicated, Template};
 use crate::process::{
-    self, Attached, CrashLoop, Handshake, Launch, Restarted, count_tools, describe_exit,
-    health_check, spawn,
+    self, Attached, CrashLoop, Handshake, Launch, Restarted, describe_exit, health_check, spawn,
 };
 
 /// How long a server may take to answer `initialize` after it starts.
@@ -50,8 +47,12 @@ pub struct Deployments {
     analyzer: Analyzer,
     installer: Installer,
     homes: PathBuf,
+    /// Throwaway folders of servers started only to list what they offer (`introspect.rs`).
+    scratch: PathBuf,
     public_url: String,
     live: Mutex<HashMap<String, Live>>,
+    /// What each running deployment's server listed (see [`Deployments::tools_of`]).
+    tools: Mutex<HashMap<String, Vec<ToolInfo>>>,
     gateway: OnceLock<Weak<Gateway>>,
     next_epoch: std::sync::atomic::AtomicU64,
     dedicated: Dedicated,
@@ -128,8 +129,10 @@ impl Deployments {
             analyzer: Analyzer::new(cache_dir.join("sources")),
             installer,
             homes: data_dir.join("deployments"),
+            scratch: data_dir.join("introspect"),
             public_url,
             live: Mutex::new(HashMap::new()),
+            tools: Mutex::new(HashMap::new()),
             gateway: OnceLock::new(),
             next_epoch: Default::default(),
             dedicated: Dedicated::default(),
@@ -163,10 +166,36 @@ impl Deployments {
     }
 
     pub async fn analyze(&self, source: &str) -> Result<ServerSpec, CreateError> {
-        self.analyzer
+        self.analyze_with(source, true).await
+    }
+
+    /// [`Deployments::analyze`]; with `reuse_cached_spec` false, a spec made earlier from the
+    /// same content is not reused (downloads stay cached), for this call only.
+    pub async fn analyze_with(
+        &self,
+        source: &str,
+        reuse_cached_spec: bool,
+    ) -> Result<ServerSpec, CreateError> {
+        let fresh;
+        let analyzer = if reuse_cached_spec {
+            &self.analyzer
+        } else {
+            fresh = Analyzer {
+                reuse_cached_specs: false,
+                ..self.analyzer.clone()
+            };
+            &fresh
+        };
+        analyzer
             .analyze(source, &|line| tracing::debug!(source, "{line}"))
             .await
             .map_err(|e| CreateError::Analysis(e.to_string()))
+    }
+
+    /// Installs the spec's package (into the deployments' cache), starts it once in the sandbox
+    /// with placeholder values, and lists what it offers (see `introspect.rs`).
+    pub async fn introspect(&self, spec: &ServerSpec) -> Introspection {
+        introspect::run(&self.installer, &self.isolation, &self.scratch, spec).await
     }
 
     /// Analyzes the source, checks the env against the spec, stores the deployment with its env
@@ -211,7 +240,8 @@ impl Deployments {
     /// Launches every stored deployment (at start), after killing whatever an earlier Catwalk
     /// left running, so that no server runs twice.
     pub async fn restore(self: &Arc<Self>) {
-        let reaped = process::reap_leftovers(&self.homes);
+        let reaped = process::reap_leftovers(&self.homes) + process::reap_leftovers(&self.scratch);
+        introspect::clear_scratch(&self.scratch);
         if reaped > 0 {
             tracing::warn!("killed {reaped} processes left running by an earlier Catwalk");
         }
@@ -283,6 +313,7 @@ impl Deployments {
         };
         self.stop_everything_of(name).await;
         self.metrics.forget(name);
+        self.tools().remove(name);
         let removed = self.store.delete_deployment(name).await?;
         let home = self.homes.join(&deployment.id);
         if home.exists()
@@ -550,19 +581,9 @@ impl Deployments {
             self.set_status(name, "installing", None).await;
         }
         let (progress, progress_written) = self.progress_writer(name);
-        let package = PackageToInstall {
-            kind: match spec.package.registry {
-                Registry::Npm => PackageKind::Npm,
-                Registry::Pypi => PackageKind::Pypi,
-            },
-            name: spec.package.name.clone(),
-            version: spec.package.version.clone(),
-            path: spec.package.path.clone(),
-            command: spec.launch.command.clone(),
-        };
         let installed = self
             .installer
-            .install(&package, &|line| {
+            .install(&process::package_of(&spec), &|line| {
                 let _ = progress.send(line.to_string());
             })
             .await
@@ -573,36 +594,21 @@ impl Deployments {
         let installed = installed?;
 
         let folder = self.homes.join(&deployment.id);
-        let (home, data) = (folder.join("home"), self.data_folder(&deployment.id));
-        for dir in [&home, &data] {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create the server's folder {}: {e}", dir.display()))?;
-        }
-        let mut process_env = catwalk_runtime::base_env(&home);
         let redactor = Redactor::new(credentials.values());
-        process_env.extend(credentials.env);
+        let launch = Launch::new(
+            installed,
+            args,
+            credentials.env,
+            (folder.join("home"), self.data_folder(&deployment.id)),
+            &options,
+            self.isolation.clone(),
+        )?;
         let logs = StoreLogs::start(
             self.store.clone(),
             name.clone(),
             redactor,
             self.log_feed.clone(),
         );
-        let launch = Launch {
-            spec: ProcessSpec {
-                program: installed.program,
-                args,
-                env: process_env,
-                cwd: home.clone(),
-            },
-            policy: SandboxPolicy {
-                home,
-                data,
-                read_only: vec![installed.prefix],
-                network: options.network,
-                limits: options.limits.to_runtime(),
-            },
-            isolation: self.isolation.clone(),
-        };
         let (upstream, process) = match remembered {
             Some(handshake) => (handshake.dormant(), None),
             None => {
@@ -667,15 +673,33 @@ impl Deployments {
         Ok(())
     }
 
-    /// Marks a deployment running (with its tool count) and remembers its handshake.
+    /// Marks a deployment running (with its tool count), remembers its handshake and the tools
+    /// it lists.
     async fn running(&self, name: &str, upstream: &Upstream) {
         if let Some(handshake) = Handshake::of(upstream)
             && let Err(error) = self.store.set_handshake(name, &handshake).await
         {
             tracing::warn!(%error, "cannot record the handshake of {name}");
         }
-        let tools = count_tools(upstream).await;
-        self.set_status(name, "running", tools.as_deref()).await;
+        let tools = introspect::list_tools(upstream, HANDSHAKE_TIMEOUT)
+            .await
+            .ok();
+        let count = tools.as_ref().map(|tools| format!("{} tools", tools.len()));
+        match tools {
+            Some(tools) => self.tools().insert(name.to_string(), tools),
+            None => self.tools().remove(name),
+        };
+        self.set_status(name, "running", count.as_deref()).await;
+    }
+
+    /// The tools a deployment's server listed when it last started in this Catwalk (with its
+    /// real values), if it did.
+    pub fn tools_of(&self, name: &str) -> Option<Vec<ToolInfo>> {
+        self.tools().get(name).cloned()
+    }
+
+    fn tools(&self) -> MutexGuard<'_, HashMap<String, Vec<ToolInfo>>> {
+        self.tools.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Watches a deployment's process until the deployment is stopped or fails: a crash or a

@@ -9,6 +9,7 @@ mod configs;
 mod credentials;
 mod dashboard;
 mod deployments;
+mod introspect;
 mod isolation;
 mod keys;
 mod logs;

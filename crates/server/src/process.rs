@@ -1,12 +1,18 @@
 //! Starting a deployment's server process and watching it: the pieces the supervisor in
 //! `deployments.rs` and the per-session processes share.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use catwalk_analyze::{Registry, ServerSpec};
 use catwalk_bridge::{BridgeError, InitInfo, PipeFuture, ServerInput, ServerOutput, Upstream};
-use catwalk_runtime::{ExitInfo, Instance, ProcessSpec, SandboxPolicy, Stdin, Stdout};
+use catwalk_runtime::{
+    ExitInfo, Installed, Instance, LogSink, PackageKind, PackageToInstall, ProcessSpec,
+    SandboxPolicy, Stdin, Stdout,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
@@ -14,6 +20,7 @@ use tokio::sync::oneshot;
 use crate::deployments::{HANDSHAKE_TIMEOUT, STOP_GRACE};
 use crate::isolation::Isolation;
 use crate::logs::StoreLogs;
+use crate::options::DeploymentOptions;
 
 /// Everything it takes to start one more process of a deployment.
 #[derive(Clone)]
@@ -23,10 +30,61 @@ pub(crate) struct Launch {
     pub isolation: Arc<Isolation>,
 }
 
+impl Launch {
+    /// How to start an installed server in its `home` (created here, its working directory)
+    /// with its writable `data` folder: `env` on top of the base environment, `args` after the
+    /// program, the installed package read-only, the network and limits of `options`.
+    pub(crate) fn new(
+        installed: Installed,
+        args: Vec<String>,
+        env: BTreeMap<String, String>,
+        (home, data): (PathBuf, PathBuf),
+        options: &DeploymentOptions,
+        isolation: Arc<Isolation>,
+    ) -> Result<Launch, String> {
+        for dir in [&home, &data] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the server's folder {}: {e}", dir.display()))?;
+        }
+        let mut process_env = catwalk_runtime::base_env(&home);
+        process_env.extend(env);
+        Ok(Launch {
+            spec: ProcessSpec {
+                program: installed.program,
+                args,
+                env: process_env,
+                cwd: home.clone(),
+            },
+            policy: SandboxPolicy {
+                home,
+                data,
+                read_only: vec![installed.prefix],
+                network: options.network,
+                limits: options.limits.to_runtime(),
+            },
+            isolation,
+        })
+    }
+}
+
+/// What the installer is asked to install for a spec.
+pub(crate) fn package_of(spec: &ServerSpec) -> PackageToInstall {
+    PackageToInstall {
+        kind: match spec.package.registry {
+            Registry::Npm => PackageKind::Npm,
+            Registry::Pypi => PackageKind::Pypi,
+        },
+        name: spec.package.name.clone(),
+        version: spec.package.version.clone(),
+        path: spec.package.path.clone(),
+        command: spec.launch.command.clone(),
+    }
+}
+
 /// Starts the process and hands back its output for the bridge.
-pub(crate) fn spawn(
+pub(crate) fn spawn<L: LogSink>(
     launch: &Launch,
-    logs: &Arc<StoreLogs>,
+    logs: &Arc<L>,
 ) -> Result<(Instance, oneshot::Receiver<ExitInfo>, Output), String> {
     let mut instance = launch
         .isolation
@@ -62,16 +120,6 @@ pub(crate) fn input(instance: &Instance) -> Input {
 pub(crate) fn describe_exit(info: Result<ExitInfo, oneshot::error::RecvError>) -> String {
     info.map(|i| i.to_string())
         .unwrap_or_else(|_| "ended".into())
-}
-
-/// `"N tools"` for the status, when the server lists them.
-pub(crate) async fn count_tools(upstream: &Upstream) -> Option<String> {
-    upstream
-        .call("tools/list", None, HANDSHAKE_TIMEOUT)
-        .await
-        .ok()
-        .and_then(|answer| answer.result_field::<Vec<serde_json::Value>>("tools"))
-        .map(|tools| format!("{} tools", tools.len()))
 }
 
 /// Restarts allowed within a window, with exponential backoff between them.

@@ -5,11 +5,27 @@ use serde_json::Value;
 use crate::client::ApiClient;
 use crate::error::{CliError, ExitStatus};
 use crate::output::{print_json, print_out, table, yes_no};
-use crate::spec_view::SpecView;
+use crate::spec_view::{IntrospectionView, SpecView};
 
-pub async fn run(client: &ApiClient, source: &str, json: bool) -> Result<ExitStatus, CliError> {
-    eprintln!("analyzing {source} (this downloads the package and may take a while)...");
-    let spec = client.analyze(source).await?;
+/// Resources listed by name at most; the rest are counted.
+const RESOURCES_SHOWN: usize = 20;
+
+pub async fn run(
+    client: &ApiClient,
+    source: &str,
+    introspect: bool,
+    json: bool,
+) -> Result<ExitStatus, CliError> {
+    if introspect {
+        eprintln!(
+            "analyzing {source}, then installing it and starting it once in the sandbox to list \
+             its tools (this downloads the package and may take a while; --no-introspect skips \
+             the start)..."
+        );
+    } else {
+        eprintln!("analyzing {source} (this downloads the package and may take a while)...");
+    }
+    let spec = client.analyze(source, introspect).await?;
     if json {
         print_json(&spec)?;
     } else {
@@ -94,6 +110,76 @@ pub fn render(source: &str, spec: &Value) -> String {
         text.push_str("\nWarnings:\n");
         for warning in &view.warnings {
             text.push_str(&format!("  {warning}\n"));
+        }
+    }
+    if let Some(introspection) = &view.introspection {
+        text.push('\n');
+        text.push_str(&render_introspection(introspection));
+    }
+    text
+}
+
+/// What the server listed when it was started with placeholder values.
+fn render_introspection(seen: &IntrospectionView) -> String {
+    let status = match seen.status.as_str() {
+        "ok" => "ok".to_owned(),
+        "needs_credentials" => "needs credentials".to_owned(),
+        other => other.to_owned(),
+    };
+    let mut about = Vec::new();
+    if let Some(server) = &seen.server {
+        about.push(server.clone());
+    }
+    if let Some(version) = &seen.protocol_version {
+        about.push(format!("protocol {version}"));
+    }
+    if let Some(ms) = seen.duration_ms {
+        about.push(format!("{:.1} s", ms as f64 / 1000.0));
+    }
+    let mut text = format!("Started with placeholder values: {status}");
+    if !about.is_empty() {
+        text.push_str(&format!(" ({})", about.join(", ")));
+    }
+    text.push('\n');
+    if let Some(message) = &seen.message {
+        text.push_str(&format!("  {message}\n"));
+    }
+    if !seen.placeholders.is_empty() {
+        text.push_str(&format!(
+            "  Placeholders for: {}\n",
+            seen.placeholders.join(", ")
+        ));
+    }
+    if seen.status != "ok" && !seen.stderr.is_empty() {
+        text.push_str("  Its last output:\n");
+        for line in &seen.stderr {
+            text.push_str(&format!("    {line}\n"));
+        }
+    }
+    for (title, items, limit) in [
+        ("Tools", &seen.tools, usize::MAX),
+        ("Prompts", &seen.prompts, usize::MAX),
+        ("Resources", &seen.resources, RESOURCES_SHOWN),
+    ] {
+        if items.is_empty() {
+            if title == "Tools" && seen.status == "ok" {
+                text.push_str("Tools: none\n");
+            }
+            continue;
+        }
+        text.push_str(&format!("{title} ({}):\n", items.len()));
+        let width = items
+            .iter()
+            .take(limit)
+            .map(|(id, _)| id.len())
+            .max()
+            .unwrap_or(0);
+        for (id, label) in items.iter().take(limit) {
+            text.push_str(format!("  {id:width$}  {label}").trim_end());
+            text.push('\n');
+        }
+        if items.len() > limit {
+            text.push_str(&format!("  ... and {} more\n", items.len() - limit));
         }
     }
     text

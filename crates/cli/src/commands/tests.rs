@@ -38,6 +38,52 @@ fn analyze_report_shows_every_finding() {
 }
 
 #[test]
+fn analyze_report_shows_what_the_server_listed() {
+    let mut spec = json!({
+        "specVersion": 2, "source": "npm:x", "name": "x", "runtime": "node",
+        "package": {"registry": "npm", "name": "x", "version": "1.0.0"},
+        "launch": {"command": "x", "args": []}, "env": [], "evidence": [], "warnings": [],
+        "introspection": {
+            "status": "ok",
+            "tools": [{"name": "echo", "description": "Echoes back the input\nSecond line"},
+                      {"name": "add", "description": ""}],
+            "prompts": [{"name": "simple_prompt", "description": "A prompt"}],
+            "resources": [{"uri": "test://static/1", "name": "Resource 1"}],
+            "serverInfo": {"name": "example-servers/everything", "version": "1.0.0"},
+            "protocolVersion": "2025-06-18", "message": null, "stderr": ["noise"],
+            "placeholders": [], "durationMs": 2345
+        }
+    });
+    let text = super::analyze::render("npm:x", &spec);
+    for expected in [
+        "Started with placeholder values: ok (example-servers/everything 1.0.0, protocol 2025-06-18, 2.3 s)\n",
+        "Tools (2):\n  echo  Echoes back the input\n  add\n",
+        "Prompts (1):\n  simple_prompt  A prompt\n",
+        "Resources (1):\n  test://static/1  Resource 1\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(!text.contains("noise"), "stderr of a healthy start: {text}");
+
+    spec["introspection"] = json!({
+        "status": "needs_credentials", "tools": [], "prompts": [], "resources": [],
+        "serverInfo": null, "protocolVersion": null,
+        "message": "the process exited with code 2 before it answered",
+        "stderr": ["TOKEN is not a valid token"], "placeholders": ["TOKEN"], "durationMs": 400
+    });
+    let text = super::analyze::render("npm:x", &spec);
+    for expected in [
+        "Started with placeholder values: needs credentials (0.4 s)\n",
+        "  the process exited with code 2 before it answered\n",
+        "  Placeholders for: TOKEN\n",
+        "  Its last output:\n    TOKEN is not a valid token\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(!text.contains("Tools"), "{text}");
+}
+
+#[test]
 fn deploy_result_shows_endpoint_token_and_configs() {
     let created = json!({
         "deployment": {"id": "d1", "name": "brave", "source": "npm:x", "status": "running",

@@ -106,6 +106,14 @@ pub fn dashboard_deploys_with_a_real_browser(kind: StoreKind) {
             .starts_with("@modelcontextprotocol/server-brave-search@0.6.2"),
         "{shown}"
     );
+    // The server checks only that its key is set, so with a placeholder key it starts, and the
+    // page lists its tools before anything is deployed.
+    assert_eq!(shown["introspection"]["status"], "ok", "{shown}");
+    assert_eq!(
+        shown["introspection"]["tools"],
+        serde_json::json!(["brave_web_search", "brave_local_search"]),
+        "{shown}"
+    );
     let env = shown["env"].as_array().unwrap();
     let key = env
         .iter()

@@ -7,6 +7,7 @@ mod conformance;
 mod conformance_fixture;
 mod dashboard;
 mod harness;
+mod introspect;
 mod secrets;
 mod supervision;
 
@@ -17,6 +18,10 @@ use conformance::conformance_scenarios_pass;
 use conformance_fixture::conformance_fixture_scenarios_pass;
 use dashboard::dashboard_deploys_with_a_real_browser;
 use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, unique_secret};
+use introspect::{
+    catwalk_analyze_shows_a_real_packages_tools,
+    introspection_lists_tools_or_says_credentials_are_needed,
+};
 use secrets::{
     edited_values_restart_the_server_and_leave_no_trace, the_vault_key_rotates_while_servers_answer,
 };
@@ -75,6 +80,8 @@ on_both_stores!(
     every_official_client_works_through_catwalk,
     edited_values_restart_the_server_and_leave_no_trace,
     the_vault_key_rotates_while_servers_answer,
+    introspection_lists_tools_or_says_credentials_are_needed,
+    catwalk_analyze_shows_a_real_packages_tools,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {

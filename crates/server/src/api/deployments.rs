@@ -24,6 +24,12 @@ type ApiResult<T> = Result<T, ApiError>;
 #[derive(Deserialize)]
 pub struct AnalyzeBody {
     source: String,
+    /// Start the server with placeholder values and list what it offers.
+    #[serde(default)]
+    introspect: bool,
+    /// Reuse a spec made earlier from the same content.
+    #[serde(default = "yes")]
+    cache: bool,
 }
 
 #[derive(Deserialize)]
@@ -89,7 +95,13 @@ pub async fn analyze(
     request: Result<Json<AnalyzeBody>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let request = body(request)?;
-    let spec = app.deployments.analyze(request.source.trim()).await?;
+    let mut spec = app
+        .deployments
+        .analyze_with(request.source.trim(), request.cache)
+        .await?;
+    if request.introspect {
+        spec.introspection = Some(app.deployments.introspect(&spec).await);
+    }
     Ok(Json(serde_json::to_value(spec).expect("specs serialize")))
 }
 
@@ -328,6 +340,7 @@ async fn exists(app: &App, name: &str) -> ApiResult<()> {
 fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
     let mut shown = summary(app, deployment);
     shown["spec"] = serde_json::from_str(&deployment.spec_json).unwrap_or(Value::Null);
+    shown["tools"] = json!(app.deployments.tools_of(&deployment.name));
     shown
 }
 
