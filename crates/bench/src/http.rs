@@ -192,6 +192,20 @@ impl Conn {
         bearer: Option<&str>,
         json: Option<&serde_json::Value>,
     ) -> Result<(StatusCode, Bytes)> {
+        self.send_to_within(method, path, bearer, json, CALL_TIMEOUT)
+            .await
+    }
+
+    /// [`Conn::send_to`] for calls that may take longer than a call on loopback should (an
+    /// analysis that downloads a package).
+    pub async fn send_to_within(
+        &mut self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        json: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Bytes)> {
         let mut builder = Request::builder()
             .method(method.clone())
             .uri(path)
@@ -207,15 +221,13 @@ impl Conn {
             None => Bytes::new(),
         };
         let request = builder.body(Full::new(body))?;
-        let response = tokio::time::timeout(CALL_TIMEOUT, self.send(request))
+        let response = tokio::time::timeout(timeout, self.send(request))
             .await
-            .map_err(|_| anyhow!("{method} {path} did not answer within {CALL_TIMEOUT:?}"))??;
+            .map_err(|_| anyhow!("{method} {path} did not answer within {timeout:?}"))??;
         let (parts, body) = response.into_parts();
-        let bytes = tokio::time::timeout(CALL_TIMEOUT, body.collect())
+        let bytes = tokio::time::timeout(timeout, body.collect())
             .await
-            .map_err(|_| {
-                anyhow!("{method} {path} did not finish its body within {CALL_TIMEOUT:?}")
-            })?
+            .map_err(|_| anyhow!("{method} {path} did not finish its body within {timeout:?}"))?
             .with_context(|| format!("reading the body of {method} {path}"))?
             .to_bytes();
         Ok((parts.status, bytes))

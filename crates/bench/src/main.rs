@@ -1,11 +1,13 @@
 //! `catwalk-bench`: one `tools/call` of `echo` on server-everything, measured in one run directly
 //! over stdio, through Catwalk, through mcp-proxy and through supergateway, at each concurrency,
 //! plus Catwalk's memory with many idle sessions; `catwalk-bench lifecycle` measures starting,
-//! sleeping and holding many deployments instead. See BENCHMARKS.md for the method.
+//! sleeping and holding many deployments instead; `catwalk-bench corpus` scores the analyzer over
+//! a corpus of real servers checked by hand. See BENCHMARKS.md for the method.
 //!
 //! Everything it starts runs in a process group of its own and is stopped when the run ends, fails
 //! or is interrupted (Ctrl-C, SIGTERM, SIGHUP).
 
+mod corpus;
 mod http;
 mod lifecycle;
 mod load;
@@ -86,6 +88,8 @@ struct Args {
 enum Mode {
     /// Cold start, wake-up, memory per deployment and API latency with many deployments
     Lifecycle(lifecycle::LifecycleArgs),
+    /// The analyzer's accuracy and speed over a corpus of real MCP servers checked by hand
+    Corpus(corpus::CorpusArgs),
 }
 
 fn main() -> ExitCode {
@@ -154,6 +158,13 @@ async fn run_mode(args: &Args) -> Result<String> {
             match args.json {
                 true => pretty(&report),
                 false => lifecycle::report::text(&report),
+            }
+        }
+        Some(Mode::Corpus(corpus)) => {
+            let report = corpus::run(corpus, !args.no_build).await?;
+            match args.json {
+                true => pretty(&report),
+                false => corpus::report::text(&report),
             }
         }
     })

@@ -8,7 +8,7 @@ mod memory;
 mod replay;
 pub mod report;
 mod scale;
-mod serve;
+pub(crate) mod serve;
 mod stats;
 
 #[cfg(test)]
