@@ -341,10 +341,7 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound(name.to_string()));
-        }
-        Ok(())
+        found(updated, name)
     }
 
     /// Every deployment's encrypted credentials, by name: what a key rotation re-encrypts.
@@ -395,11 +392,16 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound(name.to_string()));
-        }
-        Ok(())
+        found(updated, name)
     }
+}
+
+/// `NotFound` when an update by name touched no row.
+fn found(updated: u64, name: &str) -> Result<(), StoreError> {
+    if updated == 0 {
+        return Err(StoreError::NotFound(name.to_string()));
+    }
+    Ok(())
 }
 
 /// The columns [`Store::set_column`] may write, each with its statement written out (statements
