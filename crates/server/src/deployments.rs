@@ -202,6 +202,7 @@ impl Deployments {
     /// encrypted, and launches it in the background.
     pub async fn create(
         self: &Arc<Self>,
+        owner_id: &str,
         source: &str,
         name: Option<String>,
         credentials: Credentials,
@@ -226,6 +227,7 @@ impl Deployments {
             status: "installing".into(),
             public,
             options_json: options.to_stored(),
+            owner_id: Some(owner_id.to_string()),
         };
         let deployment = match self.store.create_deployment(&new).await {
             Ok(deployment) => deployment,

@@ -5,6 +5,7 @@
 //! (see docs/API.md), and each deployment's MCP endpoint under `/s/{name}/mcp` (the gateway).
 
 mod api;
+mod auth;
 mod configs;
 mod credentials;
 mod dashboard;
@@ -26,8 +27,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+pub use auth::ADMIN_TOKEN_FILE;
 pub use catwalk_gateway::{DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_REQUEST_BYTES, RateLimits};
-pub use setup::{ADMIN_TOKEN_FILE, DATABASE_FILE};
+pub use setup::DATABASE_FILE;
 
 /// Resolved settings for `catwalk serve`.
 #[derive(Clone, Debug)]

@@ -1,4 +1,4 @@
-//! Opening the data directory, vault, store and admin token, and building the router.
+//! Opening the data directory, vault, store and first admin, and building the router.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,14 +15,11 @@ use crate::Config;
 use crate::deployments::Deployments;
 use crate::isolation::Isolation;
 
-/// The file in the data directory that holds the admin token for the local CLI.
-pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// Held (an exclusive lock) by the Catwalk serving a data directory: a second one would start
 /// every server a second time.
 pub const LOCK_FILE: &str = "catwalk.lock";
 /// The SQLite database in the data directory, when no database URL is given.
 pub const DATABASE_FILE: &str = "catwalk.db";
-const ADMIN_TOKEN_SETTING: &str = "admin_token_hash";
 
 /// Everything a request handler may need.
 pub struct App {
@@ -31,7 +28,9 @@ pub struct App {
     pub gateway: Arc<Gateway>,
     pub public_url: String,
     guard: Arc<Guard>,
-    admin_token_hash: String,
+    /// Cookies get `Secure` when clients reach Catwalk over HTTPS.
+    pub secure_cookies: bool,
+    pub sign_in_limiter: crate::api::SignInLimiter,
     /// Locked for as long as this Catwalk runs.
     _lock: std::fs::File,
 }
@@ -51,7 +50,7 @@ impl App {
         let store = Store::connect(&database_url)
             .await
             .context("cannot open the database")?;
-        let admin_token_hash = admin_token_hash(&store, data_dir).await?;
+        crate::auth::ensure_admin(&store, data_dir).await?;
         let public_url = config
             .public_url
             .clone()
@@ -90,8 +89,9 @@ impl App {
             deployments,
             gateway,
             guard,
+            secure_cookies: public_url.starts_with("https://"),
+            sign_in_limiter: Default::default(),
             public_url,
-            admin_token_hash,
             _lock: lock,
         }))
     }
@@ -116,22 +116,22 @@ impl App {
             )
             .layer(tower_http::trace::TraceLayer::new_for_http())
     }
-
-    pub fn is_admin(&self, token: &str) -> bool {
-        catwalk_vault::token_matches(token, &self.admin_token_hash)
-    }
 }
 
-/// `GET /metrics`: Prometheus text, for a scraper holding the admin token.
+/// `GET /metrics`: Prometheus text, for a scraper holding an admin's API token.
 async fn metrics(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if !crate::api::bearer_token(&headers).is_some_and(|token| app.is_admin(token)) {
+    let principal = match crate::auth::principal_of(&app.store, &headers).await {
+        Ok(principal) => principal,
+        Err(error) => return error.into_response(),
+    };
+    if !principal.is_some_and(|p| p.is_admin()) {
         return (
             axum::http::StatusCode::UNAUTHORIZED,
-            "send the admin token as 'Authorization: Bearer TOKEN'\n",
+            "send an admin's API token as 'Authorization: Bearer TOKEN'\n",
         )
             .into_response();
     }
@@ -186,33 +186,6 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     file.rewind()?;
     write!(file, "{}", std::process::id())?;
     Ok(file)
-}
-
-/// The admin token's hash, creating the token at first start. The token itself is written once
-/// to the data directory (mode 0600) so the local CLI finds it; only its hash is stored.
-async fn admin_token_hash(store: &Store, data_dir: &Path) -> anyhow::Result<String> {
-    let file = data_dir.join(ADMIN_TOKEN_FILE);
-    if let Some(hash) = store.get_setting(ADMIN_TOKEN_SETTING).await? {
-        if !file.exists() {
-            tracing::warn!(
-                "the database has an admin token but {} is missing: the CLI needs --token",
-                file.display()
-            );
-        }
-        return Ok(hash);
-    }
-    let token = catwalk_vault::new_token("cwa");
-    let hash = catwalk_vault::hash_token(&token);
-    if file.exists() {
-        // A data directory from another database: its token is stale.
-        std::fs::remove_file(&file)
-            .with_context(|| format!("cannot replace {}", file.display()))?;
-    }
-    catwalk_vault::write_private_file(&file, token.as_bytes())
-        .with_context(|| format!("cannot write {}", file.display()))?;
-    store.put_setting(ADMIN_TOKEN_SETTING, &hash).await?;
-    tracing::info!("created the admin token in {}", file.display());
-    Ok(hash)
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {

@@ -21,6 +21,8 @@ pub struct NewDeployment {
     pub public: bool,
     /// Per-deployment options as a JSON object (opaque to the store).
     pub options_json: String,
+    /// The user the deployment belongs to.
+    pub owner_id: Option<String>,
 }
 
 /// A stored deployment. Serializing it leaves out the ciphertext and the token hash, so it can
@@ -40,6 +42,7 @@ pub struct Deployment {
     pub status_reason: Option<String>,
     pub public: bool,
     pub options_json: String,
+    pub owner_id: Option<String>,
     /// The server's last MCP handshake (opaque JSON the server writes), if it ever made one.
     #[serde(skip)]
     pub handshake_json: Option<String>,
@@ -60,9 +63,15 @@ pub struct Event {
 /// Largest page `events_after` and `logs_after` return, whatever the caller asks for.
 pub(crate) const MAX_PAGE: i64 = 10_000;
 
+const BRIEF_SELECT: &str = "SELECT id, name, source, CAST('' AS TEXT) AS spec_json, \
+                            CAST('' AS TEXT) AS env_ciphertext, env_keys, token_hash, status, \
+                            status_reason, public, options_json, owner_id, \
+                            CAST(NULL AS TEXT) AS handshake_json, created_at, updated_at \
+                            FROM deployments";
+
 const DEPLOYMENT_COLUMNS: &str = "id, name, source, spec_json, env_ciphertext, env_keys, \
                                   token_hash, status, status_reason, public, options_json, \
-                                  handshake_json, created_at, updated_at";
+                                  owner_id, handshake_json, created_at, updated_at";
 
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
     let name: String = row.try_get("name")?;
@@ -84,6 +93,7 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
         status_reason: row.try_get("status_reason")?,
         public: row.try_get::<i64, _>("public")? != 0,
         options_json: row.try_get("options_json")?,
+        owner_id: row.try_get("owner_id")?,
         handshake_json: row.try_get("handshake_json")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -100,8 +110,8 @@ impl Store {
             serde_json::to_string(&new.env_keys).expect("a list of strings always serializes");
         let inserted = sqlx::query(
             "INSERT INTO deployments (id, name, source, spec_json, env_ciphertext, env_keys, \
-             token_hash, status, status_reason, public, options_json, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $11)",
+             token_hash, status, status_reason, public, options_json, owner_id, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $12, $12)",
         )
         .bind(&id)
         .bind(&new.name)
@@ -113,6 +123,7 @@ impl Store {
         .bind(&new.status)
         .bind(i64::from(new.public))
         .bind(&new.options_json)
+        .bind(&new.owner_id)
         .bind(now)
         .execute(&self.pool)
         .await;
@@ -140,6 +151,7 @@ impl Store {
             status_reason: None,
             public: new.public,
             options_json: new.options_json.clone(),
+            owner_id: new.owner_id.clone(),
             handshake_json: None,
             created_at: now,
             updated_at: now,
@@ -172,17 +184,38 @@ impl Store {
     /// and `handshake_json` as `None`. What lists and counts need, at a fraction of the reading
     /// (a spec is kilobytes).
     pub async fn list_deployments_brief(&self) -> Result<Vec<Deployment>, StoreError> {
-        sqlx::query(
-            "SELECT id, name, source, CAST('' AS TEXT) AS spec_json, \
-             CAST('' AS TEXT) AS env_ciphertext, env_keys, token_hash, status, status_reason, \
-             public, options_json, CAST(NULL AS TEXT) AS handshake_json, created_at, updated_at \
-             FROM deployments ORDER BY name",
+        sqlx::query(&format!("{BRIEF_SELECT} ORDER BY name"))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(deployment_from_row)
+            .collect()
+    }
+
+    /// [`Store::list_deployments_brief`] for one owner's deployments only.
+    pub async fn list_deployments_brief_of(
+        &self,
+        owner_id: &str,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        sqlx::query(&format!("{BRIEF_SELECT} WHERE owner_id = $1 ORDER BY name"))
+            .bind(owner_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(deployment_from_row)
+            .collect()
+    }
+
+    /// Gives every deployment without an owner to `owner_id` (those made before accounts
+    /// existed); returns how many.
+    pub async fn adopt_unowned_deployments(&self, owner_id: &str) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("UPDATE deployments SET owner_id = $1 WHERE owner_id IS NULL")
+                .bind(owner_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
         )
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(deployment_from_row)
-        .collect()
     }
 
     /// Deletes a deployment with its events and logs, in one transaction. Returns false if there

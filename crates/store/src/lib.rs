@@ -1,4 +1,4 @@
-//! catwalk-store: Catwalk's persistent state (deployments, their events and logs, settings) on
+//! catwalk-store: Catwalk's persistent state (users, deployments, their events and logs, settings) on
 //! SQLite by default or PostgreSQL, behind one [`Store`].
 //!
 //! Both backends go through the sqlx `Any` driver with one set of queries. That constrains the
@@ -14,12 +14,14 @@
 //! `env_ciphertext` and `token_hash` arrive already encrypted or hashed (see catwalk-vault), and
 //! settings that hold secrets must be encrypted by the caller.
 
+mod accounts;
 mod db_url;
 mod deployments;
 mod logs;
 mod settings;
 mod store;
 
+pub use accounts::{ApiToken, NewApiToken, User, WebSession};
 pub use deployments::{Deployment, Event, NewDeployment};
 pub use logs::{LogLine, StoredLog};
 pub use store::{Backend, Store};

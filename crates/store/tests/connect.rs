@@ -18,6 +18,7 @@ fn deployment(name: &str) -> NewDeployment {
         status: "pending".to_string(),
         public: false,
         options_json: "{}".to_string(),
+        owner_id: None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use catwalk_store::{LogLine, NewDeployment, Store, StoreError};
+use catwalk_store::{LogLine, NewApiToken, NewDeployment, Store, StoreError};
 use common::TestDb;
 
 macro_rules! on_both_backends {
@@ -32,6 +32,9 @@ on_both_backends!(
     migrations_are_idempotent,
     dollar_placeholders_bind_by_number,
     concurrent_writers_get_distinct_ordered_ids,
+    users_are_unique_and_keep_their_deployments,
+    api_tokens_live_until_revoked_or_expired,
+    web_sessions_end_with_a_new_password,
 );
 
 fn new_deployment(name: &str) -> NewDeployment {
@@ -45,6 +48,7 @@ fn new_deployment(name: &str) -> NewDeployment {
         status: "pending".to_string(),
         public: false,
         options_json: "{}".to_string(),
+        owner_id: None,
     }
 }
 
@@ -547,5 +551,180 @@ mod suite {
                 assert!(log.line.starts_with(&format!("line {} ", first + offset)));
             }
         }
+    }
+
+    pub async fn users_are_unique_and_keep_their_deployments(db: &TestDb) {
+        let store = &db.store;
+        let ada = store.create_user("ada", "admin", None).await.unwrap();
+        let bob = store
+            .create_user("bob", "member", Some("$argon2id$v=19$stub"))
+            .await
+            .unwrap();
+        let err = store.create_user("ada", "member", None).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(store.count_users_with_role("admin").await.unwrap(), 1);
+        let names: Vec<_> = store
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        assert_eq!(names, ["ada", "bob"]);
+        assert_eq!(
+            store
+                .get_user_by_name("bob")
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+                .as_deref(),
+            Some("$argon2id$v=19$stub")
+        );
+
+        store
+            .create_deployment(&NewDeployment {
+                owner_id: Some(bob.id.clone()),
+                ..new_deployment("bobs")
+            })
+            .await
+            .unwrap();
+        store
+            .create_deployment(&new_deployment("old"))
+            .await
+            .unwrap();
+        assert_eq!(store.adopt_unowned_deployments(&ada.id).await.unwrap(), 1);
+        let of = |id: String| async move {
+            store
+                .list_deployments_brief_of(&id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of(ada.id.clone()).await, ["old"]);
+        assert_eq!(of(bob.id.clone()).await, ["bobs"]);
+        assert_eq!(
+            store
+                .get_deployment("bobs")
+                .await
+                .unwrap()
+                .unwrap()
+                .owner_id,
+            Some(bob.id.clone())
+        );
+
+        // A user who owns deployments stays until they are removed.
+        let err = store.delete_user(&bob.id).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        store.delete_deployment("bobs").await.unwrap();
+        assert!(store.delete_user(&bob.id).await.unwrap());
+        assert!(store.get_user(&bob.id).await.unwrap().is_none());
+        assert!(!store.delete_user(&bob.id).await.unwrap());
+        store.set_role(&ada.id, "member").await.unwrap();
+        assert_eq!(
+            store.get_user(&ada.id).await.unwrap().unwrap().role,
+            "member"
+        );
+        let err = store.set_role("ghost", "member").await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+
+    pub async fn api_tokens_live_until_revoked_or_expired(db: &TestDb) {
+        let store = &db.store;
+        let ada = store.create_user("ada", "admin", None).await.unwrap();
+        let scopes = ["read".to_string()];
+        let token = |name: &'static str, hash: &'static str, expires_at: Option<i64>| NewApiToken {
+            user_id: &ada.id,
+            name,
+            token_hash: hash,
+            scopes: &scopes,
+            expires_at,
+        };
+        let live = store
+            .create_api_token(&token("laptop", "h1", None))
+            .await
+            .unwrap();
+        store
+            .create_api_token(&token("old", "h2", Some(catwalk_store::now_millis() - 1)))
+            .await
+            .unwrap();
+        let (found, user) = store.find_api_token("h1").await.unwrap().unwrap();
+        assert_eq!(
+            (found.id.as_str(), found.name.as_str()),
+            (live.id.as_str(), "laptop")
+        );
+        assert_eq!(found.scopes, ["read"]);
+        assert_eq!(user.username, "ada");
+        assert!(
+            store.find_api_token("h2").await.unwrap().is_none(),
+            "expired"
+        );
+        assert!(store.find_api_token("nope").await.unwrap().is_none());
+
+        store.touch_api_token(&live.id).await.unwrap();
+        let listed = store.list_api_tokens(&ada.id).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(
+            listed
+                .iter()
+                .any(|t| t.id == live.id && t.last_used_at.is_some())
+        );
+
+        let bob = store.create_user("bob", "member", None).await.unwrap();
+        assert!(
+            !store.revoke_api_token(&bob.id, &live.id).await.unwrap(),
+            "not bob's"
+        );
+        assert!(store.find_api_token("h1").await.unwrap().is_some());
+        assert!(store.revoke_api_token(&ada.id, &live.id).await.unwrap());
+        assert!(
+            !store.revoke_api_token(&ada.id, &live.id).await.unwrap(),
+            "already"
+        );
+        assert!(
+            store.find_api_token("h1").await.unwrap().is_none(),
+            "revoked"
+        );
+    }
+
+    pub async fn web_sessions_end_with_a_new_password(db: &TestDb) {
+        let store = &db.store;
+        let ada = store.create_user("ada", "admin", None).await.unwrap();
+        let later = catwalk_store::now_millis() + 60_000;
+        store
+            .create_web_session("s1", &ada.id, "csrf1", later)
+            .await
+            .unwrap();
+        store
+            .create_web_session("s0", &ada.id, "csrf0", catwalk_store::now_millis() - 1)
+            .await
+            .unwrap();
+        let session = store.find_web_session("s1").await.unwrap().unwrap();
+        assert_eq!(
+            (session.user.username.as_str(), session.csrf_token.as_str()),
+            ("ada", "csrf1")
+        );
+        assert!(
+            store.find_web_session("s0").await.unwrap().is_none(),
+            "expired"
+        );
+        store.set_password_hash(&ada.id, Some("new")).await.unwrap();
+        assert!(
+            store.find_web_session("s1").await.unwrap().is_none(),
+            "signed out"
+        );
+        store
+            .create_web_session("s2", &ada.id, "csrf2", later)
+            .await
+            .unwrap();
+        store.delete_web_session("s2").await.unwrap();
+        assert!(store.find_web_session("s2").await.unwrap().is_none());
+        assert_eq!(
+            count(store, "web_sessions").await,
+            0,
+            "the expired one went too"
+        );
     }
 }

@@ -5,21 +5,20 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::Event;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiError;
+use super::{ApiError, ApiResult, body};
+use crate::auth::Principal;
 use crate::configs::client_configs;
 use crate::credentials::{CredentialChange, Credentials};
 use crate::options::{DeploymentOptions, Limits, ProcessModel};
 use crate::setup::App;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Deserialize)]
 pub struct AnalyzeBody {
@@ -85,11 +84,6 @@ pub struct Page {
     limit: Option<i64>,
 }
 
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
-    body.map(|Json(b)| b)
-        .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
-}
-
 pub async fn analyze(
     State(app): State<Arc<App>>,
     request: Result<Json<AnalyzeBody>, JsonRejection>,
@@ -107,12 +101,14 @@ pub async fn analyze(
 
 pub async fn create(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     request: Result<Json<CreateBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let request = body(request)?;
     let created = app
         .deployments
         .create(
+            &principal.user.id,
             request.source.trim(),
             request.name,
             Credentials {
@@ -142,25 +138,35 @@ pub async fn create(
     ))
 }
 
-pub async fn list(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<Value>>> {
-    let deployments = app.store.list_deployments_brief().await?;
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let deployments = app
+        .store
+        .list_deployments_brief_of(&principal.user.id)
+        .await?;
     // Without their specs: a list of thousands stays small and quick (each spec is kilobytes of
     // evidence); `GET /deployments/NAME` has it.
     Ok(Json(deployments.iter().map(|d| summary(&app, d)).collect()))
 }
 
-pub async fn show(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    match app.store.get_deployment(&name).await? {
-        Some(deployment) => Ok(Json(view(&app, &deployment))),
-        None => Err(ApiError::no_deployment(&name)),
-    }
+pub async fn show(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let deployment = owned(&app, &principal, &name).await?;
+    Ok(Json(view(&app, &deployment)))
 }
 
 pub async fn update(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     request: Result<Json<UpdateBody>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
     let request = body(request)?;
     if let Some(public) = request.public
         && !app.deployments.set_public(&name, public).await?
@@ -192,13 +198,15 @@ pub async fn update(
     {
         return Err(ApiError::no_deployment(&name));
     }
-    show(State(app), Path(name)).await
+    show(State(app), Extension(principal), Path(name)).await
 }
 
 pub async fn remove(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
+    owned(&app, &principal, &name).await?;
     if app.deployments.remove(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -206,27 +214,36 @@ pub async fn remove(
     }
 }
 
-pub async fn stop(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn stop(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
     if !app.deployments.stop_deployment(&name).await? {
         return Err(ApiError::no_deployment(&name));
     }
-    show(State(app), Path(name)).await
+    show(State(app), Extension(principal), Path(name)).await
 }
 
 pub async fn start(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
     if !app.deployments.start_deployment(&name).await? {
         return Err(ApiError::no_deployment(&name));
     }
-    show(State(app), Path(name)).await
+    show(State(app), Extension(principal), Path(name)).await
 }
 
 pub async fn rotate_token(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
     let Some(token) = app.deployments.rotate_token(&name).await? else {
         return Err(ApiError::no_deployment(&name));
     };
@@ -241,22 +258,25 @@ pub async fn rotate_token(
 /// Sets or removes environment variables and argument values; the server restarts with them.
 pub async fn set_credentials(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     request: Result<Json<CredentialChange>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
     let change = body(request)?;
     if !app.deployments.set_credentials(&name, change).await? {
         return Err(ApiError::no_deployment(&name));
     }
-    show(State(app), Path(name)).await
+    show(State(app), Extension(principal), Path(name)).await
 }
 
 pub async fn events(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    exists(&app, &name).await?;
+    owned(&app, &principal, &name).await?;
     let events = app
         .store
         .events_after(&name, page.after, page.limit.unwrap_or(100).clamp(1, 1000))
@@ -268,10 +288,11 @@ pub async fn events(
 
 pub async fn logs(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    exists(&app, &name).await?;
+    owned(&app, &principal, &name).await?;
     let logs = app
         .store
         .logs_after(&name, page.after, page.limit.unwrap_or(200).clamp(1, 5000))
@@ -283,10 +304,11 @@ pub async fn logs(
 /// events (`id` = the line's id, `data` = the line as JSON). Ends when the deployment is removed.
 pub async fn log_stream(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<axum::response::Sse<impl futures::Stream<Item = Result<Event, Infallible>>>> {
-    exists(&app, &name).await?;
+    owned(&app, &principal, &name).await?;
     let mut feed = app.deployments.log_feed.subscribe();
     let stream = async_stream::stream! {
         let mut after = page.after;
@@ -329,10 +351,16 @@ pub async fn log_stream(
     Ok(axum::response::Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default()))
 }
 
-async fn exists(app: &App, name: &str) -> ApiResult<()> {
+/// The caller's deployment of that name. Another user's is answered exactly like one that does
+/// not exist (404), so nobody learns what others run.
+async fn owned(
+    app: &App,
+    principal: &Principal,
+    name: &str,
+) -> ApiResult<catwalk_store::Deployment> {
     match app.store.get_deployment(name).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::no_deployment(name)),
+        Some(deployment) if principal.owns(&deployment) => Ok(deployment),
+        _ => Err(ApiError::no_deployment(name)),
     }
 }
 
