@@ -34,7 +34,8 @@ pub struct GlobalArgs {
     )]
     pub server: Option<String>,
 
-    /// Admin token [env: CATWALK_TOKEN] [default: read from <data-dir>/admin-token]
+    /// API token [env: CATWALK_TOKEN] [default: the one `catwalk login` stored for the server,
+    /// else <data-dir>/admin-token]
     #[arg(
         long,
         global = true,
@@ -85,6 +86,18 @@ pub enum Command {
     Token(TokenArgs),
     /// Manage the vault that encrypts every stored secret
     Vault(VaultArgs),
+    /// Sign in with a username and password; stores an API token for the other commands
+    Login(LoginArgs),
+    /// Revoke the token `catwalk login` stored, and forget it
+    Logout,
+    /// Show who the CLI acts as
+    Whoami,
+    /// Set your password
+    Passwd(PasswordArgs),
+    /// Manage users (admins only)
+    User(UserArgs),
+    /// Manage your API tokens (for scripts and other machines)
+    ApiToken(ApiTokenArgs),
     /// Choose who may use a deployment's endpoint: `public` (anyone with the URL) or `token`
     /// (only with its access token, the default)
     Access(AccessArgs),
@@ -319,4 +332,75 @@ pub struct AccessArgs {
 pub enum AccessMode {
     Public,
     Token,
+}
+
+/// Where a password comes from: a prompt on the terminal, or the first line of stdin.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Read the password from the first line of stdin instead of prompting
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Username (prompted for when missing)
+    #[arg(long, short)]
+    pub username: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    pub action: UserCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List users
+    Ls,
+    /// Add a user (a member unless --admin); with --password-stdin, also their password
+    Add {
+        username: String,
+        #[arg(long)]
+        admin: bool,
+        /// Read the new user's password from stdin (without it, they have none yet)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Make a user an admin or a member
+    Role {
+        username: String,
+        #[arg(value_parser = ["admin", "member"])]
+        role: String,
+    },
+    /// Remove a user (once they own no deployment)
+    Rm { username: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ApiTokenArgs {
+    #[command(subcommand)]
+    pub action: ApiTokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// List your API tokens
+    Ls,
+    /// Make a new API token (printed once)
+    New {
+        /// What the token is for, e.g. the machine or script using it
+        name: String,
+        /// Allow only reading (GET requests)
+        #[arg(long)]
+        read_only: bool,
+        /// Days until the token stops working [default: never]
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
+    /// Revoke an API token by its id (from `catwalk api-token ls`)
+    Revoke { id: String },
 }

@@ -49,8 +49,8 @@ impl ClientError {
                     .to_owned(),
             ),
             ClientError::Unauthorized { .. } => Some(
-                "the admin token is in <data-dir>/admin-token on the server's machine; pass it \
-                 with --token or CATWALK_TOKEN"
+                "run `catwalk login`, or pass an API token with --token or CATWALK_TOKEN (the \
+                 admin's is in <data-dir>/admin-token on the server's machine)"
                     .to_owned(),
             ),
             _ => None,
@@ -178,6 +178,16 @@ impl ApiClient {
     pub async fn set_credentials(&self, name: &str, change: &Value) -> Result<Value, ClientError> {
         let path = ["deployments", name, "credentials"];
         self.call(Method::PATCH, &path, &[], Some(change)).await
+    }
+
+    /// Any other API route: `METHOD /api/<segments...>` with an optional JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        self.call(method, segments, &[], body).await
     }
 
     pub async fn rotate_vault_key(&self) -> Result<Value, ClientError> {

@@ -1,6 +1,7 @@
 //! One module per command; each takes resolved settings and returns an exit status.
 
 pub mod access;
+pub mod account;
 pub mod analyze;
 pub mod deploy;
 pub mod env;

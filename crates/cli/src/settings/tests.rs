@@ -308,7 +308,7 @@ fn missing_token_file_says_what_to_do() {
     assert_eq!(error.exit_status(), ExitStatus::Auth);
     assert!(error.to_string().contains("admin-token"), "{error}");
     assert!(error.hint().unwrap().contains("--token"));
-    assert!(error.hint().unwrap().contains("catwalk serve"));
+    assert!(error.hint().unwrap().contains("catwalk login"));
 
     std::fs::write(data_dir.path().join("admin-token"), " \n").unwrap();
     let error = client(&["ls"], &environment).unwrap_err();
@@ -420,4 +420,24 @@ fn deploy_argument_values_collect_by_name() {
     assert_eq!(settings.args["read-only"], ["true"]);
     let error = deploy(&["deploy", "npm:x", "--arg", "=oops"], &environment).unwrap_err();
     assert!(error.to_string().contains("NAME=VALUE"), "{error}");
+}
+
+#[test]
+fn a_login_for_the_server_comes_before_the_admin_token_file() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let config_dir = tempfile::tempdir().unwrap();
+    std::fs::write(data_dir.path().join("admin-token"), "from-file\n").unwrap();
+    let server = reqwest::Url::parse("http://127.0.0.1:7411").unwrap();
+    let other = reqwest::Url::parse("http://127.0.0.1:9999").unwrap();
+    crate::logins::set_token(config_dir.path(), &other, Some("elsewhere")).unwrap();
+    let vars = [
+        ("CATWALK_DATA_DIR", data_dir.path().to_str().unwrap()),
+        ("CATWALK_CONFIG_DIR", config_dir.path().to_str().unwrap()),
+    ];
+    let environment = Environment::new(vars, default_dir());
+    assert_eq!(client(&["ls"], &environment).unwrap().token, "from-file");
+    crate::logins::set_token(config_dir.path(), &server, Some("logged-in")).unwrap();
+    assert_eq!(client(&["ls"], &environment).unwrap().token, "logged-in");
+    let with_flag = client(&["ls", "--token", "flag"], &environment).unwrap();
+    assert_eq!(with_flag.token, "flag");
 }

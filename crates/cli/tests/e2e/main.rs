@@ -2,6 +2,7 @@
 //! clients (TypeScript SDK v1 and v2, Python SDK, MCP Inspector CLI), the official conformance
 //! suite, and Debian's chromium for the dashboard, on SQLite and on PostgreSQL.
 
+mod accounts;
 mod client_matrix;
 mod conformance;
 mod conformance_fixture;
@@ -13,6 +14,7 @@ mod supervision;
 
 use std::time::Duration;
 
+use accounts::users_see_only_their_own_deployments;
 use client_matrix::every_official_client_works_through_catwalk;
 use conformance::conformance_scenarios_pass;
 use conformance_fixture::conformance_fixture_scenarios_pass;
@@ -55,6 +57,7 @@ macro_rules! on_both_stores {
 }
 
 on_both_stores!(
+    users_see_only_their_own_deployments,
     official_clients_list_and_call_tools,
     interleaved_sessions_get_their_own_answers,
     credentials_reach_the_server_and_nowhere_else,

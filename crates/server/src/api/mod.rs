@@ -19,10 +19,17 @@ pub use error::ApiError;
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// A JSON body, or 400 with serde's words for what is wrong with it.
+/// A JSON body, or an error in the API's shape saying what is wrong with it: 400 for bad JSON,
+/// 415 without `Content-Type: application/json` (so no cross-site form can post here).
 fn body<T>(body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>) -> ApiResult<T> {
-    body.map(|axum::Json(b)| b)
-        .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+    body.map(|axum::Json(b)| b).map_err(|rejection| {
+        let status = rejection.status();
+        if status == axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            ApiError::new(status, "unsupported_media_type", rejection.body_text())
+        } else {
+            ApiError::bad_request(rejection.body_text())
+        }
+    })
 }
 
 pub fn router(app: Arc<App>) -> Router {
