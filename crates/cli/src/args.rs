@@ -312,10 +312,37 @@ pub struct TokenArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Make a new access token; the old one stops working at once
+    /// Replace an access token with a new one; the old one stops working at once
     Rotate {
         /// Deployment name
         name: String,
+        /// Which of its tokens
+        #[arg(
+            long = "token-name",
+            default_value = "default",
+            value_name = "TOKEN_NAME"
+        )]
+        token_name: String,
+    },
+    /// Give a deployment one more access token, e.g. one per client or person
+    New {
+        /// Deployment name
+        name: String,
+        /// A name for the token (letters, digits, '-', '_', '.')
+        #[arg(value_name = "TOKEN_NAME")]
+        token_name: String,
+    },
+    /// List a deployment's access tokens (their names and ids, never the tokens)
+    Ls {
+        /// Deployment name
+        name: String,
+    },
+    /// Revoke one of a deployment's access tokens; its clients' sessions end
+    Revoke {
+        /// Deployment name
+        name: String,
+        /// The token's id (from `catwalk token ls`)
+        id: String,
     },
 }
 

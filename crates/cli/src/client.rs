@@ -195,11 +195,6 @@ impl ApiClient {
             .await
     }
 
-    pub async fn rotate_token(&self, name: &str) -> Result<Value, ClientError> {
-        self.call(Method::POST, &["deployments", name, "token"], &[], None)
-            .await
-    }
-
     pub async fn events(&self, name: &str, after: i64, limit: u32) -> Result<Value, ClientError> {
         let query = [("after", after.to_string()), ("limit", limit.to_string())];
         self.call(Method::GET, &["deployments", name, "events"], &query, None)

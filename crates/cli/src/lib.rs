@@ -24,7 +24,7 @@ use clap::Parser;
 
 pub use error::{CliError, ExitStatus};
 
-use args::{Cli, Command, TokenCommand, VaultCommand};
+use args::{Cli, Command, VaultCommand};
 
 use settings::Environment;
 
@@ -144,11 +144,9 @@ async fn run(cli: Cli, environment: &Environment) -> Result<ExitStatus, CliError
             let client = settings::ClientSettings::resolve(global, environment)?.client()?;
             commands::account::api_token(&client, &args.action, global.json).await
         }
-        Command::Token(token_args) => match &token_args.action {
-            TokenCommand::Rotate { name } => {
-                let client = settings::ClientSettings::resolve(global, environment)?.client()?;
-                commands::token::rotate(&client, name, global.json).await
-            }
-        },
+        Command::Token(token_args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::token::run(&client, &token_args.action, global.json).await
+        }
     }
 }

@@ -19,7 +19,7 @@ use catwalk_analyze::{Analyzer, Introspection, ServerSpec, ToolInfo};
 use catwalk_bridge::Upstream;
 use catwalk_gateway::Gateway;
 use catwalk_runtime::{ExitInfo, Installer, Instance, LogSink};
-use catwalk_store::{Deployment, NewDeployment, Store, StoreError};
+use catwalk_store::{Deployment, DeploymentToken, NewDeployment, Store, StoreError};
 use catwalk_vault::{Redactor, Vault};
 
 use crate::keys::{Keys, RotateError, Rotation};
@@ -77,7 +77,8 @@ struct Supervised<'a> {
 struct Live {
     /// Tells a launch apart from a later launch of a deployment with the same name.
     epoch: u64,
-    token_hash: String,
+    /// The hashes of its access tokens, checked on every request without the store.
+    token_hashes: Vec<String>,
     public: bool,
     state: LiveState,
 }
@@ -260,19 +261,55 @@ impl Deployments {
         }
     }
 
-    /// Replaces a deployment's access token; the old one stops working at once.
-    pub async fn rotate_token(&self, name: &str) -> Result<Option<String>, StoreError> {
-        if self.store.get_deployment(name).await?.is_none() {
-            return Ok(None);
-        }
+    /// Makes a new access token named `token_name` for a deployment (with `replace`, in place of
+    /// the one of that name, which stops working at once). `None` for an unknown deployment.
+    pub async fn put_token(
+        &self,
+        name: &str,
+        token_name: &str,
+        replace: bool,
+    ) -> Result<Option<(DeploymentToken, String)>, StoreError> {
         let token = catwalk_vault::new_token("cwd");
         let hash = catwalk_vault::hash_token(&token);
-        self.store.set_token_hash(name, &hash).await?;
-        if let Some(live) = self.live().get_mut(name) {
-            live.token_hash = hash;
+        let stored = match self
+            .store
+            .put_deployment_token(name, token_name, &hash, replace)
+            .await
+        {
+            Ok(stored) => stored,
+            Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        self.reload_tokens(name, replace).await?;
+        Ok(Some((stored, token)))
+    }
+
+    /// Revokes one access token; false when the deployment has no token with that id.
+    pub async fn revoke_token(&self, name: &str, id: &str) -> Result<bool, StoreError> {
+        if !self.store.revoke_deployment_token(name, id).await? {
+            return Ok(false);
         }
-        self.end_sessions(name);
-        Ok(Some(token))
+        self.reload_tokens(name, true).await?;
+        Ok(true)
+    }
+
+    /// Brings the running deployment's token hashes up to date. When a token stopped working,
+    /// the sessions go too: a session is bound to the token that opened it, and sessions do not
+    /// record which one, so all of them end (clients reconnect with their token).
+    async fn reload_tokens(&self, name: &str, one_was_removed: bool) -> Result<(), StoreError> {
+        let hashes = self
+            .store
+            .get_deployment(name)
+            .await?
+            .map(|d| d.token_hashes)
+            .unwrap_or_default();
+        if let Some(live) = self.live().get_mut(name) {
+            live.token_hashes = hashes;
+        }
+        if one_was_removed {
+            self.end_sessions(name);
+        }
+        Ok(())
     }
 
     /// Stops a deployment's server and keeps it stopped, also across restarts of Catwalk, until
@@ -498,7 +535,7 @@ impl Deployments {
     ) -> Result<(Upstream, String), catwalk_gateway::Refusal> {
         use catwalk_gateway::Refusal;
         if let Some(live) = self.live().get(name) {
-            let principal = principal(token, &live.token_hash, live.public)?;
+            let principal = principal(token, &live.token_hashes, live.public)?;
             return match &live.state {
                 LiveState::Running { upstream, .. } if !upstream.is_closed() => {
                     Ok((upstream.clone(), principal))
@@ -511,7 +548,7 @@ impl Deployments {
             Ok(None) => return Err(Refusal::NotFound),
             Err(error) => return Err(Refusal::Unavailable(error.to_string())),
         };
-        principal(token, &deployment.token_hash, deployment.public)?;
+        principal(token, &deployment.token_hashes, deployment.public)?;
         let reason = match deployment.status_reason {
             Some(reason) => format!("{}: {reason}", deployment.status),
             None => deployment.status,
@@ -531,7 +568,7 @@ impl Deployments {
             deployment.name.clone(),
             Live {
                 epoch,
-                token_hash: deployment.token_hash.clone(),
+                token_hashes: deployment.token_hashes.clone(),
                 public: deployment.public,
                 state: LiveState::Launching(task),
             },
@@ -897,19 +934,23 @@ async fn stop_live(live: Live) {
     }
 }
 
-/// Who is calling: the deployment's own token (its hash names the principal), or anyone at all
-/// on a public deployment.
+/// Who is calling: one of the deployment's own tokens (its hash names the principal), or anyone
+/// at all on a public deployment.
 fn principal(
     token: Option<&str>,
-    token_hash: &str,
+    token_hashes: &[String],
     public: bool,
 ) -> Result<String, catwalk_gateway::Refusal> {
-    match token {
-        Some(token) if catwalk_vault::token_matches(token, token_hash) => {
-            Ok(token_hash.to_string())
-        }
-        _ if public => Ok(PUBLIC_PRINCIPAL.to_string()),
-        _ => Err(catwalk_gateway::Refusal::Unauthorized),
+    // Hashed once, then compared as hashes: timing can tell an attacker at most how much of a
+    // SHA-256 digest they matched, which says nothing about a token.
+    let given = token.map(catwalk_vault::hash_token);
+    let matching = given
+        .as_ref()
+        .and_then(|given| token_hashes.iter().find(|hash| *hash == given));
+    match matching {
+        Some(hash) => Ok(hash.clone()),
+        None if public => Ok(PUBLIC_PRINCIPAL.to_string()),
+        None => Err(catwalk_gateway::Refusal::Unauthorized),
     }
 }
 

@@ -11,7 +11,7 @@
 //! `options=-c%20search_path%3D<schema>` to the URL's query string; the tests do exactly that.
 //!
 //! Invariant: the store knows nothing about HTTP or encryption. Columns such as
-//! `env_ciphertext` and `token_hash` arrive already encrypted or hashed (see catwalk-vault), and
+//! `env_ciphertext` and the token hashes arrive already encrypted or hashed (see catwalk-vault), and
 //! settings that hold secrets must be encrypted by the caller.
 
 mod accounts;
@@ -22,7 +22,7 @@ mod settings;
 mod store;
 
 pub use accounts::{ApiToken, NewApiToken, User, WebSession};
-pub use deployments::{Deployment, Event, NewDeployment};
+pub use deployments::{DEFAULT_TOKEN, Deployment, DeploymentToken, Event, NewDeployment};
 pub use logs::{LogLine, StoredLog};
 pub use store::{Backend, Store};
 

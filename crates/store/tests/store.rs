@@ -25,7 +25,7 @@ on_both_backends!(
     logs_append_and_page_in_order,
     logs_tail_and_trim,
     delete_removes_events_and_logs,
-    token_hash_can_be_replaced,
+    deployment_tokens_are_named_replaced_and_revoked,
     credentials_are_replaced_and_swapped_only_when_unchanged,
     deployments_are_private_until_opened,
     settings_upsert,
@@ -44,7 +44,7 @@ fn new_deployment(name: &str) -> NewDeployment {
         spec_json: r#"{"command":"node","args":["dist/index.js"]}"#.to_string(),
         env_ciphertext: "gAAAAAB-ciphertext".to_string(),
         env_keys: vec!["API_KEY".to_string(), "Ünïcode_KEY".to_string()],
-        token_hash: "a".repeat(64),
+        token_hash: format!("hash-of-{name}"),
         status: "pending".to_string(),
         public: false,
         options_json: "{}".to_string(),
@@ -92,7 +92,7 @@ mod suite {
         assert_eq!(fetched.spec_json, created.spec_json);
         assert_eq!(fetched.env_ciphertext, "gAAAAAB-ciphertext");
         assert_eq!(fetched.env_keys, ["API_KEY", "Ünïcode_KEY"]);
-        assert_eq!(fetched.token_hash, "a".repeat(64));
+        assert_eq!(fetched.token_hashes, ["hash-of-beta"]);
         assert_eq!(fetched.status, "pending");
         assert_eq!(fetched.status_reason, None);
         assert_eq!(fetched.created_at, created.created_at);
@@ -110,7 +110,7 @@ mod suite {
         // What an API would return: no ciphertext, no token hash.
         let json = serde_json::to_value(&fetched).unwrap();
         assert!(json.get("env_ciphertext").is_none());
-        assert!(json.get("token_hash").is_none());
+        assert!(json.get("token_hashes").is_none());
         assert_eq!(json["env_keys"][0], "API_KEY");
     }
 
@@ -335,17 +335,98 @@ mod suite {
         assert_eq!(store.events_after("kept", 0, 100).await.unwrap().len(), 2);
     }
 
-    pub async fn token_hash_can_be_replaced(db: &TestDb) {
+    pub async fn deployment_tokens_are_named_replaced_and_revoked(db: &TestDb) {
         let store = &db.store;
         store
             .create_deployment(&new_deployment("svc"))
             .await
             .unwrap();
-        store.set_token_hash("svc", &"b".repeat(64)).await.unwrap();
-        let updated = store.get_deployment("svc").await.unwrap().unwrap();
-        assert_eq!(updated.token_hash, "b".repeat(64));
-        let err = store.set_token_hash("ghost", "c").await.unwrap_err();
+        store
+            .create_deployment(&new_deployment("other"))
+            .await
+            .unwrap();
+        let first = store.list_deployment_tokens("svc").await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].name, "default");
+
+        let laptop = store
+            .put_deployment_token("svc", "laptop", "hash-laptop", false)
+            .await
+            .unwrap();
+        let err = store
+            .put_deployment_token("svc", "laptop", "hash-laptop-2", false)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let err = store
+            .put_deployment_token("other", "x", "hash-laptop", false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(_)),
+            "hashes are unique: {err:?}"
+        );
+        let mut hashes = store
+            .get_deployment("svc")
+            .await
+            .unwrap()
+            .unwrap()
+            .token_hashes;
+        hashes.sort();
+        assert_eq!(hashes, ["hash-laptop", "hash-of-svc"]);
+
+        // Replacing keeps the name, changes the secret.
+        let rotated = store
+            .put_deployment_token("svc", "default", "hash-new", true)
+            .await
+            .unwrap();
+        assert_eq!(rotated.name, "default");
+        let listed = store.list_deployments().await.unwrap();
+        let svc = listed.iter().find(|d| d.name == "svc").unwrap();
+        let mut hashes = svc.token_hashes.clone();
+        hashes.sort();
+        assert_eq!(hashes, ["hash-laptop", "hash-new"]);
+        let other = listed.iter().find(|d| d.name == "other").unwrap();
+        assert_eq!(other.token_hashes, ["hash-of-other"]);
+
+        assert!(
+            !store
+                .revoke_deployment_token("other", &laptop.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .revoke_deployment_token("svc", &laptop.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .revoke_deployment_token("svc", &laptop.id)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store
+                .get_deployment("svc")
+                .await
+                .unwrap()
+                .unwrap()
+                .token_hashes,
+            ["hash-new"]
+        );
+        let err = store
+            .put_deployment_token("ghost", "x", "y", false)
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+        store.delete_deployment("svc").await.unwrap();
+        assert_eq!(
+            count(store, "deployment_tokens").await,
+            1,
+            "only other's is left"
+        );
     }
 
     pub async fn credentials_are_replaced_and_swapped_only_when_unchanged(db: &TestDb) {

@@ -193,11 +193,14 @@ pub fn users_see_only_their_own_deployments(kind: StoreKind) {
     assert_eq!(names(&bob), ["bobs-echo"]);
 
     // Every route of the admin's deployment answers bob exactly as a name that does not exist.
-    let routes: [(&str, &str, Option<Value>); 11] = [
+    let routes: [(&str, &str, Option<Value>); 14] = [
         ("GET", "", None),
         ("PATCH", "", Some(json!({ "public": true }))),
         ("DELETE", "", None),
         ("POST", "/token", None),
+        ("GET", "/tokens", None),
+        ("POST", "/tokens", Some(json!({ "name": "mine-now" }))),
+        ("DELETE", "/tokens/default-x", None),
         (
             "PATCH",
             "/credentials",
@@ -250,6 +253,40 @@ pub fn users_see_only_their_own_deployments(kind: StoreKind) {
         &["--call", "echo", "--args", r#"{"text":"still mine"}"#],
     );
     assert!(answer.to_string().contains("still mine"), "{answer}");
+
+    // Several named access tokens per deployment, each revocable; rotation replaces one.
+    let laptop = catwalk.cli_json(&["token", "new", "admins-echo", "laptop"]);
+    let laptop_token = laptop["token"].as_str().unwrap().to_string();
+    assert_eq!(initialize_status(&admin_endpoint, &laptop_token), 200);
+    let listed = catwalk.cli_json(&["token", "ls", "admins-echo"]);
+    let token_names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(token_names, ["default", "laptop"]);
+    assert!(
+        !listed.to_string().contains(&laptop_token),
+        "never shown again"
+    );
+    let again = catwalk.cli(&["token", "new", "admins-echo", "laptop"]);
+    assert!(!again.status.success(), "a second token named laptop");
+    let id = laptop["id"].as_str().unwrap();
+    catwalk.cli_json(&["token", "revoke", "admins-echo", id]);
+    assert_eq!(initialize_status(&admin_endpoint, &laptop_token), 401);
+    assert_eq!(initialize_status(&admin_endpoint, &admin_access), 200);
+    let rotated = catwalk.cli_json(&["token", "rotate", "admins-echo"]);
+    assert_eq!(rotated["name"], "default");
+    assert_eq!(initialize_status(&admin_endpoint, &admin_access), 401);
+    let admin_access = rotated["token"].as_str().unwrap().to_string();
+    assert_eq!(initialize_status(&admin_endpoint, &admin_access), 200);
+    assert_eq!(
+        api.as_token(&bob, "GET", "/deployments/admins-echo/tokens", None)
+            .status(),
+        404
+    );
+    assert!(!catwalk.database_dump().contains(&admin_access));
 
     // A read-only token reads but does not write; a revoked one does nothing.
     let read_only: Value = api
@@ -389,4 +426,24 @@ pub fn users_see_only_their_own_deployments(kind: StoreKind) {
         .send()
         .unwrap();
     assert_eq!(signed_in.status(), 401);
+}
+
+/// The HTTP status of an MCP `initialize` sent with `token`.
+fn initialize_status(endpoint: &str, token: &str) -> u16 {
+    Client::new()
+        .post(endpoint)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": { "name": "tenancy-test", "version": "1" }
+            }
+        }))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
 }

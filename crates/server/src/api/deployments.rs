@@ -238,21 +238,107 @@ pub async fn start(
     show(State(app), Extension(principal), Path(name)).await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenName {
+    #[serde(default = "default_token_name")]
+    name: String,
+}
+
+fn default_token_name() -> String {
+    catwalk_store::DEFAULT_TOKEN.to_string()
+}
+
+/// `POST /deployments/{name}/token`: replaces the access token of that name (`default` when
+/// the body is empty); the old one stops working at once.
 pub async fn rotate_token(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+    request: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
+    let token_name = if request.iter().all(u8::is_ascii_whitespace) {
+        default_token_name()
+    } else {
+        serde_json::from_slice::<TokenName>(&request)
+            .map_err(|error| ApiError::bad_request(format!("invalid body: {error}")))?
+            .name
+    };
+    put_token(&app, &name, &token_name, true).await
+}
+
+/// `POST /deployments/{name}/tokens {"name"}`: one more access token (409 if the name is taken).
+pub async fn add_token(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+    request: Result<Json<TokenName>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    owned(&app, &principal, &name).await?;
+    let token_name = body(request)?.name;
+    let shown = put_token(&app, &name, &token_name, false).await?;
+    Ok((StatusCode::CREATED, shown))
+}
+
+async fn put_token(
+    app: &App,
+    name: &str,
+    token_name: &str,
+    replace: bool,
+) -> ApiResult<Json<Value>> {
+    let valid = (1..=64).contains(&token_name.len())
+        && token_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        return Err(ApiError::bad_request(format!(
+            "invalid token name {token_name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"
+        )));
+    }
+    let (stored, token) = match app.deployments.put_token(name, token_name, replace).await {
+        Ok(Some(made)) => made,
+        Ok(None) => return Err(ApiError::no_deployment(name)),
+        Err(catwalk_store::StoreError::Conflict(message)) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "conflict", message));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let endpoint = app.deployments.endpoint(name);
+    Ok(Json(json!({
+        "id": stored.id,
+        "name": stored.name,
+        "created_at": stored.created_at,
+        "token": token,
+        "endpoint": endpoint,
+        "configs": client_configs(name, &endpoint, &token),
+    })))
+}
+
+/// `GET /deployments/{name}/tokens`: its access tokens, never the tokens themselves.
+pub async fn list_tokens(
     State(app): State<Arc<App>>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     owned(&app, &principal, &name).await?;
-    let Some(token) = app.deployments.rotate_token(&name).await? else {
-        return Err(ApiError::no_deployment(&name));
-    };
-    let endpoint = app.deployments.endpoint(&name);
-    Ok(Json(json!({
-        "token": token,
-        "endpoint": endpoint,
-        "configs": client_configs(&name, &endpoint, &token),
-    })))
+    Ok(Json(json!(app.store.list_deployment_tokens(&name).await?)))
+}
+
+/// `DELETE /deployments/{name}/tokens/{id}`: revokes one access token; sessions end.
+pub async fn revoke_token(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    owned(&app, &principal, &name).await?;
+    if app.deployments.revoke_token(&name, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "{name:?} has no access token with id {id:?}"
+        )))
+    }
 }
 
 /// Sets or removes environment variables and argument values; the server restarts with them.

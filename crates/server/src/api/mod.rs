@@ -58,6 +58,14 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/deployments/{name}/token", post(deployments::rotate_token))
         .route(
+            "/deployments/{name}/tokens",
+            get(deployments::list_tokens).post(deployments::add_token),
+        )
+        .route(
+            "/deployments/{name}/tokens/{id}",
+            axum::routing::delete(deployments::revoke_token),
+        )
+        .route(
             "/deployments/{name}/credentials",
             axum::routing::patch(deployments::set_credentials),
         )
