@@ -219,6 +219,8 @@ impl Catwalk {
             .args(args)
             .env("CATWALK_URL", &self.url)
             .env("CATWALK_DATA_DIR", self.data_dir.path())
+            // Never the logins of whoever runs the tests.
+            .env("CATWALK_CONFIG_DIR", self.data_dir.path().join("cli-config"))
             .env_remove("CATWALK_TOKEN")
             .output()
             .unwrap()
