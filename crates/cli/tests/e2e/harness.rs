@@ -220,7 +220,10 @@ impl Catwalk {
             .env("CATWALK_URL", &self.url)
             .env("CATWALK_DATA_DIR", self.data_dir.path())
             // Never the logins of whoever runs the tests.
-            .env("CATWALK_CONFIG_DIR", self.data_dir.path().join("cli-config"))
+            .env(
+                "CATWALK_CONFIG_DIR",
+                self.data_dir.path().join("cli-config"),
+            )
             .env_remove("CATWALK_TOKEN")
             .output()
             .unwrap()
