@@ -1,6 +1,7 @@
 //! The dashboard in a real browser: `tests/browser/dashboard.mjs` drives Debian's chromium through
-//! the page (sign-in with the admin token, a new password, analyze, env form, deploy) against a real Catwalk, checks what the page
-//! shows against the REST API, and lists the new endpoint's tools with the official TS SDK.
+//! the page (sign-in with the admin token, a new password, analyze, env form, deploy) against a
+//! real Catwalk, checks what the page shows against the REST API, and lists the new endpoint's
+//! tools with the official TS SDK.
 
 use std::process::Command;
 
