@@ -155,6 +155,11 @@ pub struct ServeArgs {
     /// [env: CATWALK_MAX_REQUEST_BYTES] [default: 4194304]
     #[arg(long, value_name = "BYTES")]
     pub max_request_bytes: Option<usize>,
+
+    /// REST API requests per minute each API token (or browser session) may send (429 with
+    /// Retry-After beyond); 0 for no limit [env: CATWALK_RATE_LIMIT_API] [default: 600]
+    #[arg(long, value_name = "N")]
+    pub rate_limit_api: Option<u32>,
 }
 
 /// A source is `npm:PACKAGE[@VERSION]`, `pypi:PACKAGE[==VERSION]`, a local folder or a git URL.

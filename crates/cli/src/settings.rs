@@ -41,6 +41,8 @@ pub mod vars {
     /// Requests per minute per token and per deployment on the MCP endpoints (0: no limit).
     pub const CATWALK_RATE_LIMIT_PER_TOKEN: &str = "CATWALK_RATE_LIMIT_PER_TOKEN";
     pub const CATWALK_RATE_LIMIT_PER_DEPLOYMENT: &str = "CATWALK_RATE_LIMIT_PER_DEPLOYMENT";
+    /// REST API requests per minute per API token or browser session (0: no limit).
+    pub const CATWALK_RATE_LIMIT_API: &str = "CATWALK_RATE_LIMIT_API";
     /// The largest request body the MCP endpoints accept, in bytes.
     pub const CATWALK_MAX_REQUEST_BYTES: &str = "CATWALK_MAX_REQUEST_BYTES";
 }
@@ -247,6 +249,7 @@ pub struct ServeSettings {
     pub allow_unsandboxed: bool,
     pub rate_limits: catwalk_server::RateLimits,
     pub max_request_bytes: usize,
+    pub api_rate_limit: Option<NonZeroU32>,
 }
 
 /// Seconds between SSE keep-alive comments when neither flag nor variable says.
@@ -334,6 +337,13 @@ impl ServeSettings {
                 }
                 bytes => bytes,
             },
+            api_rate_limit: NonZeroU32::new(number(
+                args.rate_limit_api,
+                environment,
+                vars::CATWALK_RATE_LIMIT_API,
+                catwalk_server::DEFAULT_API_RATE_LIMIT,
+                "a number of requests per minute (0 for no limit)",
+            )?),
         })
     }
 
@@ -349,6 +359,7 @@ impl ServeSettings {
             allow_unsandboxed: self.allow_unsandboxed,
             rate_limits: self.rate_limits,
             max_request_bytes: self.max_request_bytes,
+            api_rate_limit: self.api_rate_limit,
         }
     }
 }

@@ -28,7 +28,7 @@ use futures::future::BoxFuture;
 use serde_json::value::RawValue;
 
 pub use guard::{Guard, check as guard};
-pub use limits::RateLimits;
+pub use limits::{Budget, RateLimits};
 pub use sessions::Sessions;
 
 /// The path of a deployment's MCP endpoint, relative to Catwalk's base URL.

@@ -53,7 +53,13 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// The largest request body the MCP endpoints accept.
     pub max_request_bytes: usize,
+    /// REST API requests per minute per API token (or browser session); `None`: no limit.
+    pub api_rate_limit: Option<std::num::NonZeroU32>,
 }
+
+/// The REST API's default budget per API token: far above what the CLI and the dashboard need,
+/// low enough that a leaked token cannot hammer the store.
+pub const DEFAULT_API_RATE_LIMIT: u32 = 600;
 
 /// Runs Catwalk until SIGINT or SIGTERM, then stops every server process it started.
 pub async fn serve(config: Config) -> anyhow::Result<()> {

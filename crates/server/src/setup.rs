@@ -1,13 +1,14 @@
 //! Opening the data directory, vault, store and first admin, and building the router.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
-use catwalk_gateway::{Gateway, GatewayConfig, Guard};
+use catwalk_gateway::{Budget, Gateway, GatewayConfig, Guard};
 use catwalk_store::Store;
 use catwalk_vault::Vault;
 
@@ -30,7 +31,10 @@ pub struct App {
     guard: Arc<Guard>,
     /// Cookies get `Secure` when clients reach Catwalk over HTTPS.
     pub secure_cookies: bool,
-    pub sign_in_limiter: crate::api::SignInLimiter,
+    /// Sign-in attempts per username.
+    pub sign_in_budget: Budget,
+    /// REST API requests per API token (or browser session); `None`: no limit.
+    pub api_budget: Option<Budget>,
     /// Locked for as long as this Catwalk runs.
     _lock: std::fs::File,
 }
@@ -83,17 +87,41 @@ impl App {
             },
         );
         gateway.spawn_session_sweeper();
+        // A burst of 10 guesses per username, then one every 6 seconds: with argon2id on top,
+        // guessing a 12-character password online is hopeless.
+        let sign_in_budget = Budget::per_minute(NonZeroU32::new(10).expect("10 is not zero"));
+        let api_budget = config.api_rate_limit.map(Budget::per_minute);
         deployments.attach_gateway(&gateway);
-        Ok(Arc::new(App {
+        let app = Arc::new(App {
             store,
             deployments,
             gateway,
             guard,
             secure_cookies: public_url.starts_with("https://"),
-            sign_in_limiter: Default::default(),
+            sign_in_budget,
+            api_budget,
             public_url,
             _lock: lock,
-        }))
+        });
+        app.spawn_budget_sweeper();
+        Ok(app)
+    }
+
+    /// Forgets budgets that are full again, now and then: sign-in budgets are keyed by whatever
+    /// usernames strangers try, which must not grow memory without end.
+    fn spawn_budget_sweeper(self: &Arc<Self>) {
+        let app = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(app) = app.upgrade() else { return };
+                app.sign_in_budget.forget_idle();
+                if let Some(budget) = &app.api_budget {
+                    budget.forget_idle();
+                }
+            }
+        });
     }
 
     pub fn router(self: &Arc<Self>) -> Router {

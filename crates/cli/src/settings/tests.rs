@@ -56,6 +56,7 @@ fn serve_defaults() {
             allow_unsandboxed: false,
             rate_limits: catwalk_server::RateLimits::default(),
             max_request_bytes: 4 * 1024 * 1024,
+            api_rate_limit: std::num::NonZeroU32::new(600),
         }
     );
 }
@@ -66,6 +67,7 @@ fn rate_limits_flag_over_variable_and_zero_lifts_them() {
         [
             ("CATWALK_RATE_LIMIT_PER_TOKEN", "60"),
             ("CATWALK_MAX_REQUEST_BYTES", "1000"),
+            ("CATWALK_RATE_LIMIT_API", "30"),
         ],
         default_dir(),
     );
@@ -73,6 +75,7 @@ fn rate_limits_flag_over_variable_and_zero_lifts_them() {
     assert_eq!(from_var.rate_limits.per_token.unwrap().get(), 60);
     assert_eq!(from_var.rate_limits.per_deployment.unwrap().get(), 6000);
     assert_eq!(from_var.max_request_bytes, 1000);
+    assert_eq!(from_var.api_rate_limit.unwrap().get(), 30);
     let lifted = serve(
         &[
             "serve",
@@ -80,10 +83,13 @@ fn rate_limits_flag_over_variable_and_zero_lifts_them() {
             "0",
             "--rate-limit-per-deployment",
             "0",
+            "--rate-limit-api",
+            "0",
         ],
         &environment,
     )
     .unwrap();
+    assert_eq!(lifted.api_rate_limit, None);
     assert_eq!(lifted.rate_limits.per_token, None);
     assert_eq!(lifted.rate_limits.per_deployment, None);
     assert!(serve(&["serve", "--max-request-bytes", "0"], &environment).is_err());

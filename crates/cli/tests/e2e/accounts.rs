@@ -270,6 +270,20 @@ pub fn users_see_only_their_own_deployments(kind: StoreKind) {
         !listed.to_string().contains(&laptop_token),
         "never shown again"
     );
+    // A session belongs to the token that opened it: another token of the same deployment
+    // cannot use it.
+    let (status, session) = initialize(&admin_endpoint, &admin_access);
+    assert_eq!(status, 200);
+    let session = session.expect("a session id");
+    let ping = json!({ "jsonrpc": "2.0", "id": 2, "method": "ping" });
+    let own = mcp_post(&admin_endpoint, &admin_access, Some(&session), &ping);
+    assert_eq!(own.status(), 200);
+    let borrowed = mcp_post(&admin_endpoint, &laptop_token, Some(&session), &ping);
+    assert_eq!(
+        borrowed.status(),
+        404,
+        "another token's session is not there"
+    );
     let again = catwalk.cli(&["token", "new", "admins-echo", "laptop"]);
     assert!(!again.status.success(), "a second token named laptop");
     let id = laptop["id"].as_str().unwrap();
@@ -430,20 +444,74 @@ pub fn users_see_only_their_own_deployments(kind: StoreKind) {
 
 /// The HTTP status of an MCP `initialize` sent with `token`.
 fn initialize_status(endpoint: &str, token: &str) -> u16 {
-    Client::new()
-        .post(endpoint)
-        .bearer_auth(token)
-        .header("accept", "application/json, text/event-stream")
-        .json(&json!({
+    initialize(endpoint, token).0
+}
+
+/// Sends an MCP `initialize` with `token`: the HTTP status and the session id it got.
+fn initialize(endpoint: &str, token: &str) -> (u16, Option<String>) {
+    let response = mcp_post(
+        endpoint,
+        token,
+        None,
+        &json!({
             "jsonrpc": "2.0", "id": 1, "method": "initialize",
             "params": {
                 "protocolVersion": "2025-06-18",
                 "capabilities": {},
                 "clientInfo": { "name": "tenancy-test", "version": "1" }
             }
-        }))
-        .send()
+        }),
+    );
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    (response.status().as_u16(), session)
+}
+
+fn mcp_post(endpoint: &str, token: &str, session: Option<&str>, body: &Value) -> Response {
+    let mut request = Client::new()
+        .post(endpoint)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(body);
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request.send().unwrap()
+}
+
+pub fn api_tokens_and_sign_ins_have_budgets(kind: StoreKind) {
+    let catwalk = Catwalk::start_with(kind, &["--rate-limit-api", "5"]);
+    let api = Api::new(&catwalk);
+    let admin = catwalk.admin_token();
+    for _ in 0..5 {
+        assert_eq!(api.as_token(&admin, "GET", "/me", None).status(), 200);
+    }
+    let refused = api.as_token(&admin, "GET", "/me", None);
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
         .unwrap()
-        .status()
-        .as_u16()
+        .parse()
+        .unwrap();
+    assert!((1..=12).contains(&wait), "Retry-After: {wait}");
+    let body: Value = refused.json().unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+
+    // Guessing passwords: ten tries, then 429 even for the right one, for that username only.
+    let sign_in = |username: &str, password: &str| {
+        api.request("POST", "/auth/session")
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    for _ in 0..10 {
+        assert_eq!(sign_in("admin", "a wrong guess, again"), 401);
+    }
+    assert_eq!(sign_in("admin", "a wrong guess, again"), 429);
+    assert_eq!(sign_in("someone-else", "a wrong guess, again"), 401);
 }

@@ -14,7 +14,7 @@ mod supervision;
 
 use std::time::Duration;
 
-use accounts::users_see_only_their_own_deployments;
+use accounts::{api_tokens_and_sign_ins_have_budgets, users_see_only_their_own_deployments};
 use client_matrix::every_official_client_works_through_catwalk;
 use conformance::conformance_scenarios_pass;
 use conformance_fixture::conformance_fixture_scenarios_pass;
@@ -58,6 +58,7 @@ macro_rules! on_both_stores {
 
 on_both_stores!(
     users_see_only_their_own_deployments,
+    api_tokens_and_sign_ins_have_budgets,
     official_clients_list_and_call_tools,
     interleaved_sessions_get_their_own_answers,
     credentials_reach_the_server_and_nowhere_else,

@@ -1,6 +1,5 @@
 //! Signing in, the signed-in user's own account and API tokens, and (for admins) the users.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
@@ -9,24 +8,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use catwalk_store::{NewApiToken, StoreError, User};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, body};
 use crate::auth::{self, ADMIN, MEMBER, Principal, SCOPES, Via, passwords};
 use crate::setup::App;
-
-/// Failed-guess budget per username: a burst of 10, then one more every 6 seconds. With
-/// argon2id on top, guessing a 12-character password online is hopeless.
-pub struct SignInLimiter(DefaultKeyedRateLimiter<String>);
-
-impl Default for SignInLimiter {
-    fn default() -> Self {
-        let quota = Quota::per_minute(NonZeroU32::new(10).expect("10 is not zero"));
-        SignInLimiter(RateLimiter::keyed(quota))
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -148,16 +135,10 @@ pub async fn token_for_password(
 
 /// The user whose password this is, or 401 saying only that the pair is wrong.
 async fn check_password(app: &App, username: &str, password: String) -> ApiResult<User> {
-    if app
-        .sign_in_limiter
-        .0
-        .check_key(&username.to_string())
-        .is_err()
-    {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many sign-in attempts for this user; wait a minute",
+    if let Err(retry_after) = app.sign_in_budget.check(username) {
+        return Err(ApiError::too_many_requests(
+            "too many sign-in attempts for this user",
+            retry_after,
         ));
     }
     let user = app.store.get_user_by_name(username).await?;

@@ -14,7 +14,6 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::setup::App;
-pub use accounts::SignInLimiter;
 pub use error::ApiError;
 
 type ApiResult<T> = Result<T, ApiError>;

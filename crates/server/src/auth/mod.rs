@@ -85,6 +85,16 @@ pub async fn authenticate(
         }
         Err(error) => return error.into_response(),
     };
+    if let Some(budget) = &app.api_budget {
+        let key = match &principal.via {
+            Via::Token { id, .. } => format!("token\n{id}"),
+            Via::Session { .. } => format!("user\n{}", principal.user.id),
+        };
+        if let Err(retry_after) = budget.check(&key) {
+            return ApiError::too_many_requests("this token's API budget is spent", retry_after)
+                .into_response();
+        }
+    }
     let writes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
