@@ -24,11 +24,13 @@
 //! session's `initialize` is then answered from that result. The bridge knows nothing about HTTP:
 //! the gateway turns sessions into HTTP streams.
 
+mod audit;
 mod route;
 mod session;
 mod subscriptions;
 mod timeout;
 
+pub use audit::{CallObserver, CallOutcome, FinishedCall};
 pub use session::Session;
 pub use timeout::REQUEST_TIMEOUT;
 
@@ -167,6 +169,19 @@ struct Pending {
     last_activity: std::time::Instant,
     /// For a `resources/subscribe` that the server must confirm: the resource.
     subscribing: Option<String>,
+    /// For an observed `tools/call`: its record for the audit trail.
+    audit: Option<audit::CallAudit>,
+}
+
+impl Pending {
+    /// Hands the client its answer, under the client's own id (recording an observed call).
+    fn finish(self, mut answer: Message) {
+        answer.id = Some(self.client_id);
+        if let Some(audit) = self.audit {
+            audit.answered(&answer);
+        }
+        self.reply.deliver(answer);
+    }
 }
 
 enum Reply {
@@ -431,6 +446,7 @@ impl Upstream {
                     session: None,
                     client_id: Id::Number(id),
                     reply: Reply::Internal(tx),
+                    audit: None,
                     progress_token: None,
                     last_activity: std::time::Instant::now(),
                     subscribing: None,
@@ -487,6 +503,7 @@ impl Upstream {
             id,
             upstream: self.clone(),
             standalone: Arc::new(tokio::sync::Mutex::new(rx)),
+            observer: None,
         }
     }
 
@@ -629,11 +646,11 @@ impl Drop for Waiting<'_> {
 fn fail(pending: HashMap<i64, Pending>, reason: &str) {
     for (_, pending) in pending {
         let error = Message::error(
-            Some(pending.client_id),
+            None,
             codes::SERVER_UNAVAILABLE,
             &format!("the MCP server exited before answering: {reason}"),
         );
-        pending.reply.deliver(error);
+        pending.finish(error);
     }
 }
 

@@ -53,11 +53,7 @@ pub(crate) async fn sweep(upstream: Weak<Inner>) {
                     Some(raw(&cancel)),
                 ))
                 .await;
-            pending.reply.deliver(Message::error(
-                Some(pending.client_id),
-                REQUEST_TIMEOUT,
-                &reason,
-            ));
+            pending.finish(Message::error(None, REQUEST_TIMEOUT, &reason));
         }
     }
 }

@@ -86,6 +86,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Manage the vault that encrypts every stored secret
     Vault(VaultArgs),
+    /// Show the audit trail: tool calls of your deployments and changes you made
+    Audit(AuditArgs),
     /// Sign in with a username and password; stores an API token for the other commands
     Login(LoginArgs),
     /// Revoke the token `catwalk login` stored, and forget it
@@ -209,6 +211,11 @@ pub struct DeployArgs {
     /// Cut the server off the network entirely (for servers that need none)
     #[arg(long)]
     pub no_network: bool,
+
+    /// Record the arguments of tool calls in the audit trail (off by default: they may hold
+    /// personal data); `catwalk audit NAME --record-arguments off` turns it off again
+    #[arg(long)]
+    pub audit_arguments: bool,
 
     /// Memory limit in MiB; a server that exceeds it is stopped and reported as such
     #[arg(long, value_name = "MIB")]
@@ -435,4 +442,22 @@ pub enum ApiTokenCommand {
     },
     /// Revoke an API token by its id (from `catwalk api-token ls`)
     Revoke { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this deployment's rows
+    pub name: Option<String>,
+    /// The instance's trail: admin actions on users and the vault (admins only)
+    #[arg(long, conflicts_with = "name")]
+    pub instance: bool,
+    /// Rows after this id (to page on)
+    #[arg(long, default_value_t = 0, value_name = "ID")]
+    pub after: i64,
+    /// Rows at most
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub limit: u32,
+    /// Turn the recording of tool call arguments for the deployment on or off (needs NAME)
+    #[arg(long, value_name = "on|off", requires = "name", value_parser = ["on", "off"])]
+    pub record_arguments: Option<String>,
 }

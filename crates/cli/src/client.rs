@@ -180,6 +180,15 @@ impl ApiClient {
         self.call(Method::PATCH, &path, &[], Some(change)).await
     }
 
+    /// `GET /api/<segments...>?<query>`.
+    pub async fn get(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<Value, ClientError> {
+        self.call(Method::GET, segments, query, None).await
+    }
+
     /// Any other API route: `METHOD /api/<segments...>` with an optional JSON body.
     pub async fn request(
         &self,

@@ -117,6 +117,10 @@ async fn run(cli: Cli, environment: &Environment) -> Result<ExitStatus, CliError
                 commands::vault::rotate(&client, global.json).await
             }
         },
+        Command::Audit(audit_args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::audit::run(&client, audit_args, global.json).await
+        }
         Command::Login(login_args) => {
             let client = settings::ClientSettings::anonymous(global, environment)?;
             let username = login_args.username.as_deref();

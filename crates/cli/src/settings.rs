@@ -428,6 +428,7 @@ pub struct DeploySettings {
     pub process_per_session: bool,
     pub sleep_after: Option<u64>,
     pub network: bool,
+    pub audit_arguments: bool,
     pub limits: serde_json::Value,
     pub wait: bool,
     pub timeout: Duration,
@@ -446,6 +447,7 @@ impl DeploySettings {
             process_per_session: args.process_per_session,
             sleep_after: args.sleep_after,
             network: !args.no_network,
+            audit_arguments: args.audit_arguments,
             limits: serde_json::json!({
                 "memory_mib": args.memory,
                 "processes": args.max_processes,

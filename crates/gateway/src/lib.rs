@@ -59,6 +59,17 @@ pub trait Resolver: Send + Sync + 'static {
         let _ = (deployment, client_params);
         Box::pin(async move { Ok(access.upstream.clone()) })
     }
+
+    /// Who is told about the tool calls of a new client session of `principal` on `deployment`
+    /// (the audit trail); `None`: nobody.
+    fn call_observer(
+        &self,
+        deployment: &str,
+        principal: &str,
+    ) -> Option<std::sync::Arc<dyn catwalk_bridge::CallObserver>> {
+        let _ = (deployment, principal);
+        None
+    }
 }
 
 /// What a request may use.

@@ -12,14 +12,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
+use crate::audit::{Audit, SessionCalls};
 use catwalk_analyze::{Analyzer, Introspection, ServerSpec, ToolInfo};
 use catwalk_bridge::Upstream;
 use catwalk_gateway::Gateway;
 use catwalk_runtime::{ExitInfo, Installer, Instance, LogSink};
-use catwalk_store::{Deployment, DeploymentToken, NewDeployment, Store, StoreError};
+use catwalk_store::{Deployment, DeploymentToken, NewDeployment, Store, StoreError, TokenHash};
 use catwalk_vault::{Redactor, Vault};
 
 use crate::keys::{Keys, RotateError, Rotation};
@@ -61,6 +63,7 @@ pub struct Deployments {
     isolation: Arc<Isolation>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) log_feed: LogFeed,
+    pub(crate) audit: Arc<Audit>,
 }
 
 /// What the supervisor of one deployment works with.
@@ -77,9 +80,12 @@ struct Supervised<'a> {
 struct Live {
     /// Tells a launch apart from a later launch of a deployment with the same name.
     epoch: u64,
-    /// The hashes of its access tokens, checked on every request without the store.
-    token_hashes: Vec<String>,
+    /// Its access tokens' names and hashes, checked on every request without the store.
+    token_hashes: Vec<TokenHash>,
     public: bool,
+    owner_id: Option<String>,
+    /// The deployment's "record tool call arguments" switch, read by its sessions' observers.
+    audit_arguments: Arc<AtomicBool>,
     state: LiveState,
 }
 
@@ -90,6 +96,8 @@ enum LiveState {
         stop: oneshot::Sender<oneshot::Sender<()>>,
         /// For a deployment with a process per session: how to start one.
         per_session: Option<Arc<Template>>,
+        /// Its secret values, kept out of what is recorded about it.
+        redactor: Redactor,
     },
 }
 
@@ -125,7 +133,7 @@ impl Deployments {
         // Install scripts are untrusted code too.
         installer.sandbox = isolation.sandbox().cloned();
         Arc::new(Deployments {
-            store,
+            store: store.clone(),
             keys: Keys::new(vault),
             analyzer: Analyzer::new(cache_dir.join("sources")),
             installer,
@@ -141,6 +149,7 @@ impl Deployments {
             isolation,
             metrics: Arc::new(Metrics::default()),
             log_feed: LogFeed::default(),
+            audit: Audit::start(store.clone()),
         })
     }
 
@@ -417,6 +426,51 @@ impl Deployments {
         Ok(true)
     }
 
+    /// Turns the recording of tool call arguments in the audit trail on or off, at once for
+    /// every session. Returns false for an unknown deployment.
+    pub async fn set_audit_arguments(&self, name: &str, on: bool) -> Result<bool, StoreError> {
+        let Some(deployment) = self.store.get_deployment(name).await? else {
+            return Ok(false);
+        };
+        let mut options = DeploymentOptions::from_stored(&deployment.options_json);
+        options.audit_arguments = on;
+        self.store.set_options(name, &options.to_stored()).await?;
+        if let Some(live) = self.live().get(name) {
+            live.audit_arguments.store(on, Ordering::Relaxed);
+        }
+        Ok(true)
+    }
+
+    /// The observer of a new client session's tool calls, for the audit trail: who the
+    /// principal is (which of the deployment's tokens), whose trail it goes to.
+    pub(crate) fn session_calls(
+        &self,
+        name: &str,
+        principal: &str,
+    ) -> Option<Arc<dyn catwalk_bridge::CallObserver>> {
+        let live = self.live();
+        let entry = live.get(name)?;
+        let LiveState::Running { redactor, .. } = &entry.state else {
+            return None;
+        };
+        let actor = if principal == PUBLIC_PRINCIPAL {
+            "anonymous (public deployment)".to_string()
+        } else {
+            match entry.token_hashes.iter().find(|t| t.hash == principal) {
+                Some(token) => format!("token {}", token.name),
+                None => "a token no longer valid".to_string(),
+            }
+        };
+        Some(Arc::new(SessionCalls {
+            audit: self.audit.clone(),
+            owner_id: entry.owner_id.clone(),
+            deployment: name.to_string(),
+            actor,
+            arguments: entry.audit_arguments.clone(),
+            redactor: redactor.clone(),
+        }))
+    }
+
     /// Changes the options that shape a server's process (idle sleep, network, limits) and, when
     /// the deployment runs, launches it again with them (its sessions end: the process they
     /// knew is gone). Returns false for an unknown deployment.
@@ -570,6 +624,10 @@ impl Deployments {
                 epoch,
                 token_hashes: deployment.token_hashes.clone(),
                 public: deployment.public,
+                owner_id: deployment.owner_id.clone(),
+                audit_arguments: Arc::new(AtomicBool::new(
+                    DeploymentOptions::from_stored(&deployment.options_json).audit_arguments,
+                )),
                 state: LiveState::Launching(task),
             },
         );
@@ -645,7 +703,7 @@ impl Deployments {
         let logs = StoreLogs::start(
             self.store.clone(),
             name.clone(),
-            redactor,
+            redactor.clone(),
             self.log_feed.clone(),
         );
         let (upstream, process) = match remembered {
@@ -685,6 +743,7 @@ impl Deployments {
                     upstream: upstream.clone(),
                     stop: stop_tx,
                     per_session: per_session.clone(),
+                    redactor,
                 };
                 true
             }
@@ -938,7 +997,7 @@ async fn stop_live(live: Live) {
 /// at all on a public deployment.
 fn principal(
     token: Option<&str>,
-    token_hashes: &[String],
+    token_hashes: &[TokenHash],
     public: bool,
 ) -> Result<String, catwalk_gateway::Refusal> {
     // Hashed once, then compared as hashes: timing can tell an attacker at most how much of a
@@ -946,9 +1005,9 @@ fn principal(
     let given = token.map(catwalk_vault::hash_token);
     let matching = given
         .as_ref()
-        .and_then(|given| token_hashes.iter().find(|hash| *hash == given));
+        .and_then(|given| token_hashes.iter().find(|token| token.hash == *given));
     match matching {
-        Some(hash) => Ok(hash.clone()),
+        Some(token) => Ok(token.hash.clone()),
         None if public => Ok(PUBLIC_PRINCIPAL.to_string()),
         None => Err(catwalk_gateway::Refusal::Unauthorized),
     }

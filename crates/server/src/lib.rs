@@ -5,6 +5,7 @@
 //! (see docs/API.md), and each deployment's MCP endpoint under `/s/{name}/mcp` (the gateway).
 
 mod api;
+mod audit;
 mod auth;
 mod configs;
 mod credentials;

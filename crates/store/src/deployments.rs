@@ -37,9 +37,9 @@ pub struct Deployment {
     #[serde(skip)]
     pub env_ciphertext: String,
     pub env_keys: Vec<String>,
-    /// The hashes of its live access tokens (empty in brief listings).
+    /// Its access tokens' names and hashes (empty in brief listings).
     #[serde(skip)]
-    pub token_hashes: Vec<String>,
+    pub token_hashes: Vec<TokenHash>,
     pub status: String,
     pub status_reason: Option<String>,
     pub public: bool,
@@ -54,6 +54,13 @@ pub struct Deployment {
 
 /// The name every deployment's first access token gets.
 pub const DEFAULT_TOKEN: &str = "default";
+
+/// An access token as the gateway checks it: its name and hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenHash {
+    pub name: String,
+    pub hash: String,
+}
 
 /// One of a deployment's access tokens, as shown: never the token or its hash.
 #[derive(Clone, Debug, Serialize)]
@@ -161,7 +168,10 @@ impl Store {
             spec_json: new.spec_json.clone(),
             env_ciphertext: new.env_ciphertext.clone(),
             env_keys: new.env_keys.clone(),
-            token_hashes: vec![new.token_hash.clone()],
+            token_hashes: vec![TokenHash {
+                name: DEFAULT_TOKEN.to_string(),
+                hash: new.token_hash.clone(),
+            }],
             status: new.status.clone(),
             status_reason: None,
             public: new.public,
@@ -198,15 +208,15 @@ impl Store {
             .iter()
             .map(deployment_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let rows = sqlx::query("SELECT deployment_id, token_hash FROM deployment_tokens")
+        let rows = sqlx::query("SELECT deployment_id, name, token_hash FROM deployment_tokens")
             .fetch_all(&self.pool)
             .await?;
-        let mut hashes: std::collections::HashMap<String, Vec<String>> = Default::default();
+        let mut hashes: std::collections::HashMap<String, Vec<TokenHash>> = Default::default();
         for row in &rows {
             hashes
                 .entry(row.try_get("deployment_id")?)
                 .or_default()
-                .push(row.try_get("token_hash")?);
+                .push(token_hash_from_row(row)?);
         }
         for deployment in &mut deployments {
             deployment.token_hashes = hashes.remove(&deployment.id).unwrap_or_default();
@@ -214,13 +224,14 @@ impl Store {
         Ok(deployments)
     }
 
-    async fn deployment_token_hashes(&self, id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT token_hash FROM deployment_tokens WHERE deployment_id = $1")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+    async fn deployment_token_hashes(&self, id: &str) -> Result<Vec<TokenHash>, StoreError> {
+        sqlx::query("SELECT name, token_hash FROM deployment_tokens WHERE deployment_id = $1")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(token_hash_from_row)
+            .collect()
     }
 
     /// A deployment's access tokens (never the tokens themselves), oldest first.
@@ -615,4 +626,11 @@ async fn insert_token(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+fn token_hash_from_row(row: &AnyRow) -> Result<TokenHash, StoreError> {
+    Ok(TokenHash {
+        name: row.try_get("name")?,
+        hash: row.try_get("token_hash")?,
+    })
 }

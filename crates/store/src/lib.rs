@@ -15,6 +15,7 @@
 //! settings that hold secrets must be encrypted by the caller.
 
 mod accounts;
+mod audit;
 mod db_url;
 mod deployments;
 mod logs;
@@ -22,7 +23,10 @@ mod settings;
 mod store;
 
 pub use accounts::{ApiToken, NewApiToken, User, WebSession};
-pub use deployments::{DEFAULT_TOKEN, Deployment, DeploymentToken, Event, NewDeployment};
+pub use audit::{AuditEvent, NewAuditEvent};
+pub use deployments::{
+    DEFAULT_TOKEN, Deployment, DeploymentToken, Event, NewDeployment, TokenHash,
+};
 pub use logs::{LogLine, StoredLog};
 pub use store::{Backend, Store};
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use catwalk_store::{LogLine, NewApiToken, NewDeployment, Store, StoreError};
+use catwalk_store::{LogLine, NewApiToken, NewAuditEvent, NewDeployment, Store, StoreError};
 use common::TestDb;
 
 macro_rules! on_both_backends {
@@ -35,6 +35,7 @@ on_both_backends!(
     users_are_unique_and_keep_their_deployments,
     api_tokens_live_until_revoked_or_expired,
     web_sessions_end_with_a_new_password,
+    audit_trails_are_kept_apart_and_trimmed,
 );
 
 fn new_deployment(name: &str) -> NewDeployment {
@@ -60,6 +61,17 @@ fn lines(range: std::ops::Range<usize>) -> Vec<LogLine> {
             line: format!("line {i} — ünïcode ✓ 'quoted' \"double\""),
         })
         .collect()
+}
+
+/// A deployment's token hashes, sorted.
+fn hashes_of(deployment: &catwalk_store::Deployment) -> Vec<String> {
+    let mut hashes: Vec<String> = deployment
+        .token_hashes
+        .iter()
+        .map(|t| t.hash.clone())
+        .collect();
+    hashes.sort();
+    hashes
 }
 
 async fn count(store: &Store, table: &str) -> i64 {
@@ -92,7 +104,7 @@ mod suite {
         assert_eq!(fetched.spec_json, created.spec_json);
         assert_eq!(fetched.env_ciphertext, "gAAAAAB-ciphertext");
         assert_eq!(fetched.env_keys, ["API_KEY", "Ünïcode_KEY"]);
-        assert_eq!(fetched.token_hashes, ["hash-of-beta"]);
+        assert_eq!(hashes_of(&fetched), ["hash-of-beta"]);
         assert_eq!(fetched.status, "pending");
         assert_eq!(fetched.status_reason, None);
         assert_eq!(fetched.created_at, created.created_at);
@@ -366,14 +378,10 @@ mod suite {
             matches!(err, StoreError::Conflict(_)),
             "hashes are unique: {err:?}"
         );
-        let mut hashes = store
-            .get_deployment("svc")
-            .await
-            .unwrap()
-            .unwrap()
-            .token_hashes;
-        hashes.sort();
-        assert_eq!(hashes, ["hash-laptop", "hash-of-svc"]);
+        let svc = store.get_deployment("svc").await.unwrap().unwrap();
+        assert_eq!(hashes_of(&svc), ["hash-laptop", "hash-of-svc"]);
+        let laptop_hash = svc.token_hashes.iter().find(|t| t.name == "laptop");
+        assert_eq!(laptop_hash.unwrap().hash, "hash-laptop");
 
         // Replacing keeps the name, changes the secret.
         let rotated = store
@@ -383,11 +391,9 @@ mod suite {
         assert_eq!(rotated.name, "default");
         let listed = store.list_deployments().await.unwrap();
         let svc = listed.iter().find(|d| d.name == "svc").unwrap();
-        let mut hashes = svc.token_hashes.clone();
-        hashes.sort();
-        assert_eq!(hashes, ["hash-laptop", "hash-new"]);
+        assert_eq!(hashes_of(svc), ["hash-laptop", "hash-new"]);
         let other = listed.iter().find(|d| d.name == "other").unwrap();
-        assert_eq!(other.token_hashes, ["hash-of-other"]);
+        assert_eq!(hashes_of(other), ["hash-of-other"]);
 
         assert!(
             !store
@@ -407,15 +413,8 @@ mod suite {
                 .await
                 .unwrap()
         );
-        assert_eq!(
-            store
-                .get_deployment("svc")
-                .await
-                .unwrap()
-                .unwrap()
-                .token_hashes,
-            ["hash-new"]
-        );
+        let svc = store.get_deployment("svc").await.unwrap().unwrap();
+        assert_eq!(hashes_of(&svc), ["hash-new"]);
         let err = store
             .put_deployment_token("ghost", "x", "y", false)
             .await
@@ -807,5 +806,55 @@ mod suite {
             0,
             "the expired one went too"
         );
+    }
+
+    pub async fn audit_trails_are_kept_apart_and_trimmed(db: &TestDb) {
+        let store = &db.store;
+        let event =
+            |at: i64, owner: Option<&str>, deployment: Option<&str>, action: &str| NewAuditEvent {
+                at,
+                owner_id: owner.map(str::to_string),
+                actor: "token default".into(),
+                deployment: deployment.map(str::to_string),
+                kind: "tool_call".into(),
+                action: action.into(),
+                outcome: "ok".into(),
+                duration_ms: Some(12),
+                arguments: (action == "search").then(|| r#"{"q":"ünï"}"#.to_string()),
+            };
+        // More rows than one INSERT statement holds.
+        let mut events: Vec<NewAuditEvent> = (0..120)
+            .map(|i| event(1_000 + i, Some("ada"), Some("svc"), "search"))
+            .collect();
+        events.push(event(5_000, Some("ada"), Some("other"), "fetch"));
+        events.push(event(5_001, Some("bob"), Some("bobs"), "fetch"));
+        events.push(event(5_002, None, None, "POST /api/vault/rotate"));
+        store.append_audit(&events).await.unwrap();
+
+        let ada = store.audit_after(Some("ada"), None, 0, 1000).await.unwrap();
+        assert_eq!(ada.len(), 121);
+        assert!(ada.windows(2).all(|w| w[0].id < w[1].id), "ascending ids");
+        assert_eq!(ada[0].arguments.as_deref(), Some(r#"{"q":"ünï"}"#));
+        assert_eq!(ada[0].duration_ms, Some(12));
+        let page = store
+            .audit_after(Some("ada"), None, ada[9].id, 5)
+            .await
+            .unwrap();
+        assert_eq!(page[0].id, ada[10].id);
+        assert_eq!(page.len(), 5);
+        let other = store
+            .audit_after(Some("ada"), Some("other"), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(other.len(), 1);
+        assert_eq!(other[0].action, "fetch");
+        let bob = store.audit_after(Some("bob"), None, 0, 10).await.unwrap();
+        assert_eq!(bob.len(), 1);
+        let instance = store.audit_after(None, None, 0, 10).await.unwrap();
+        assert_eq!(instance.len(), 1);
+        assert_eq!(instance[0].action, "POST /api/vault/rotate");
+
+        assert_eq!(store.trim_audit(1_100).await.unwrap(), 100);
+        assert_eq!(count(store, "audit_events").await, 23);
     }
 }

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod account;
 pub mod analyze;
+pub mod audit;
 pub mod deploy;
 pub mod env;
 pub mod logs;

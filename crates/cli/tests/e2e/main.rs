@@ -3,6 +3,7 @@
 //! suite, and Debian's chromium for the dashboard, on SQLite and on PostgreSQL.
 
 mod accounts;
+mod audit;
 mod client_matrix;
 mod conformance;
 mod conformance_fixture;
@@ -15,6 +16,7 @@ mod supervision;
 use std::time::Duration;
 
 use accounts::{api_tokens_and_sign_ins_have_budgets, users_see_only_their_own_deployments};
+use audit::the_audit_trail_records_calls_and_changes;
 use client_matrix::every_official_client_works_through_catwalk;
 use conformance::conformance_scenarios_pass;
 use conformance_fixture::conformance_fixture_scenarios_pass;
@@ -59,6 +61,7 @@ macro_rules! on_both_stores {
 on_both_stores!(
     users_see_only_their_own_deployments,
     api_tokens_and_sign_ins_have_budgets,
+    the_audit_trail_records_calls_and_changes,
     official_clients_list_and_call_tools,
     interleaved_sessions_get_their_own_answers,
     credentials_reach_the_server_and_nowhere_else,

@@ -50,6 +50,9 @@ pub struct CreateBody {
     network: bool,
     #[serde(default)]
     limits: Limits,
+    /// Record tool call arguments in the audit trail.
+    #[serde(default)]
+    audit_arguments: bool,
 }
 
 fn yes() -> bool {
@@ -70,6 +73,8 @@ pub struct UpdateBody {
     network: Option<bool>,
     /// Replaces every limit (a limit left out is lifted).
     limits: Option<Limits>,
+    /// Records tool call arguments in the audit trail (changes in place).
+    audit_arguments: Option<bool>,
 }
 
 /// Tells a field given as `null` (Some(None)) from an absent one (None).
@@ -122,6 +127,7 @@ pub async fn create(
                 sleep_after_secs: request.sleep_after_secs,
                 network: request.network,
                 limits: request.limits,
+                audit_arguments: request.audit_arguments,
             },
         )
         .await?;
@@ -175,6 +181,11 @@ pub async fn update(
     }
     if let Some(limit) = request.call_timeout_secs
         && !app.deployments.set_call_timeout(&name, limit).await?
+    {
+        return Err(ApiError::no_deployment(&name));
+    }
+    if let Some(on) = request.audit_arguments
+        && !app.deployments.set_audit_arguments(&name, on).await?
     {
         return Err(ApiError::no_deployment(&name));
     }
@@ -473,6 +484,7 @@ fn summary(app: &App, deployment: &catwalk_store::Deployment) -> Value {
         "sleep_after_secs": options.sleep_after_secs,
         "network": options.network,
         "limits": options.limits,
+        "audit_arguments": options.audit_arguments,
         "data_folder": app.deployments.data_folder(&deployment.id),
         "endpoint": app.deployments.endpoint(&deployment.name),
         "env_keys": deployment.env_keys,

@@ -1,6 +1,7 @@
 //! The REST API under `/api`, documented in docs/API.md.
 
 mod accounts;
+mod audit;
 mod deployments;
 mod error;
 mod vault;
@@ -91,7 +92,12 @@ pub fn router(app: Arc<App>) -> Router {
             "/tokens/{id}",
             axum::routing::delete(accounts::revoke_token),
         )
+        .route("/audit", get(audit::list))
         .merge(admin_only)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            audit::record_changes,
+        ))
         .layer(middleware::from_fn_with_state(
             app.clone(),
             crate::auth::authenticate,
