@@ -345,6 +345,29 @@ pub fn users_see_only_their_own_deployments(kind: StoreKind) {
             .status(),
         401
     );
+    // An expired token does nothing either.
+    let expiring: Value = api
+        .as_token(
+            &bob,
+            "POST",
+            "/tokens",
+            Some(json!({ "name": "brief", "expires_in_days": 1 })),
+        )
+        .json()
+        .unwrap();
+    let expiring_token = expiring["token"].as_str().unwrap();
+    assert_eq!(
+        api.as_token(expiring_token, "GET", "/me", None).status(),
+        200
+    );
+    let expiring_id = expiring["id"].as_str().unwrap();
+    catwalk.query(&format!(
+        "UPDATE api_tokens SET expires_at = 1 WHERE id = '{expiring_id}' RETURNING id"
+    ));
+    assert_eq!(
+        api.as_token(expiring_token, "GET", "/me", None).status(),
+        401
+    );
     let stored_hashes = catwalk.query("SELECT token_hash FROM api_tokens");
     assert!(
         stored_hashes
