@@ -69,8 +69,9 @@ impl CallAudit {
         })
     }
 
-    /// Records the call with the answer the client gets.
-    pub(crate) fn answered(mut self, answer: &Message) {
+    /// How the call ended, judged from the answer the client gets. Cheap for the usual answer:
+    /// a result is parsed only when its text mentions `isError`.
+    pub(crate) fn outcome_of(answer: &Message) -> CallOutcome {
         #[derive(serde::Deserialize)]
         struct ErrorBody {
             #[serde(default)]
@@ -78,20 +79,29 @@ impl CallAudit {
             #[serde(default)]
             message: String,
         }
-        let outcome = match &answer.error {
-            Some(error) => {
-                let body = serde_json::from_str::<ErrorBody>(error.get()).unwrap_or(ErrorBody {
-                    code: 0,
-                    message: "an error the server did not describe".to_string(),
-                });
-                CallOutcome::Error {
-                    code: body.code,
-                    message: body.message,
-                }
-            }
-            None if answer.result_field::<bool>("isError") == Some(true) => CallOutcome::ToolError,
-            None => CallOutcome::Ok,
-        };
+        if let Some(error) = &answer.error {
+            let body = serde_json::from_str::<ErrorBody>(error.get()).unwrap_or(ErrorBody {
+                code: 0,
+                message: "an error the server did not describe".to_string(),
+            });
+            return CallOutcome::Error {
+                code: body.code,
+                message: body.message,
+            };
+        }
+        let mentions_error = answer
+            .result
+            .as_ref()
+            .is_some_and(|result| result.get().contains("\"isError\""));
+        if mentions_error && answer.result_field::<bool>("isError") == Some(true) {
+            CallOutcome::ToolError
+        } else {
+            CallOutcome::Ok
+        }
+    }
+
+    /// Records the call as ended with `outcome`.
+    pub(crate) fn ended(mut self, outcome: CallOutcome) {
         self.report(outcome);
     }
 

@@ -108,7 +108,7 @@ struct Inner {
     /// A copy of `State::status` that can be waited on. Written only under the state lock.
     status: watch::Sender<Status>,
     /// See [`Upstream::set_call_timeout`].
-    call_timeout: Mutex<Option<Duration>>,
+    call_timeout: watch::Sender<Option<Duration>>,
     /// How many sessions are open (see [`Upstream::sessions_gone`]).
     session_count: watch::Sender<usize>,
     /// How many requests wait for a process that is not running (see [`Upstream::demanded`]).
@@ -174,13 +174,17 @@ struct Pending {
 }
 
 impl Pending {
-    /// Hands the client its answer, under the client's own id (recording an observed call).
+    /// Hands the client its answer, under the client's own id; an observed call is recorded
+    /// after the answer is on its way.
     fn finish(self, mut answer: Message) {
         answer.id = Some(self.client_id);
-        if let Some(audit) = self.audit {
-            audit.answered(&answer);
-        }
+        let observed = self
+            .audit
+            .map(|audit| (audit::CallAudit::outcome_of(&answer), audit));
         self.reply.deliver(answer);
+        if let Some((outcome, audit)) = observed {
+            audit.ended(outcome);
+        }
     }
 }
 
@@ -305,12 +309,15 @@ impl Upstream {
                 to_server: Mutex::new(to_server),
                 state: Mutex::new(state),
                 status: watch::channel(Status::default()).0,
-                call_timeout: Mutex::new(None),
+                call_timeout: watch::Sender::new(None),
                 session_count: watch::channel(0).0,
                 waiting: watch::channel(0).0,
             }),
         };
-        tokio::spawn(timeout::sweep(Arc::downgrade(&upstream.inner)));
+        tokio::spawn(timeout::sweep(
+            Arc::downgrade(&upstream.inner),
+            upstream.inner.call_timeout.subscribe(),
+        ));
         upstream
     }
 
@@ -514,19 +521,11 @@ impl Upstream {
     /// Answers (with [`REQUEST_TIMEOUT`]) and cancels client requests that get neither an answer
     /// nor progress for this long. `None` (the default): calls may take as long as they take.
     pub fn set_call_timeout(&self, limit: Option<Duration>) {
-        *self
-            .inner
-            .call_timeout
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = limit;
+        self.inner.call_timeout.send_replace(limit);
     }
 
     fn call_timeout(&self) -> Option<Duration> {
-        *self
-            .inner
-            .call_timeout
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        *self.inner.call_timeout.borrow()
     }
 
     /// Resolves once a session has been opened and every session has closed again (a process

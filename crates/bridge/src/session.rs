@@ -52,7 +52,7 @@ impl Session {
                     &format!("the MCP server is not running: {reason}"),
                 );
                 if let Some(audit) = CallAudit::of(self.observer.as_ref(), &message) {
-                    audit.answered(&error);
+                    audit.ended(CallAudit::outcome_of(&error));
                 }
                 let _ = tx.try_send(error);
                 return rx;

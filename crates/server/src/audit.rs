@@ -93,7 +93,10 @@ impl CallObserver for SessionCalls {
         let outcome = match call.outcome {
             CallOutcome::Ok => "ok".to_string(),
             CallOutcome::ToolError => "tool error".to_string(),
-            CallOutcome::Error { code, message } => format!("error {code}: {message}"),
+            // A server's error message may quote a credential.
+            CallOutcome::Error { code, message } => {
+                format!("error {code}: {}", self.redactor.redact(&message))
+            }
             CallOutcome::Abandoned => "abandoned by the client".to_string(),
         };
         let arguments = call.arguments.map(|raw| {
@@ -115,7 +118,7 @@ impl CallObserver for SessionCalls {
             deployment: Some(self.deployment.clone()),
             kind: "tool_call".into(),
             action: call.tool,
-            outcome: self.redactor.redact(&outcome).into_owned(),
+            outcome,
             duration_ms: Some(call.duration.as_millis() as i64),
             arguments,
         });
