@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::args::{ApiTokenCommand, UserCommand};
 use crate::client::ApiClient;
 use crate::error::{CliError, ExitStatus};
-use crate::output::{print_json, print_out, table};
+use crate::output::{cell, json_table, print_json, print_out};
 
 /// A password from the first line of stdin, or typed at a prompt that does not echo it.
 pub fn read_password(prompt: &str, from_stdin: bool) -> Result<String, CliError> {
@@ -185,20 +185,14 @@ pub async fn user(
         UserCommand::Ls => {
             let users = client.request(Method::GET, &["users"], None).await?;
             if !json {
-                let rows: Vec<Vec<String>> = users
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|u| {
-                        vec![
-                            text(&u["username"]),
-                            text(&u["role"]),
-                            text(&u["created_at"]),
-                        ]
-                    })
-                    .collect();
-                print_out(&table(&["USERNAME", "ROLE", "CREATED (ms)"], &rows))?;
+                let shown = json_table(&["USERNAME", "ROLE", "CREATED (ms)"], &users, |u| {
+                    vec![
+                        cell(&u["username"]),
+                        cell(&u["role"]),
+                        cell(&u["created_at"]),
+                    ]
+                });
+                print_out(&shown)?;
                 return Ok(ExitStatus::Success);
             }
             users
@@ -268,25 +262,19 @@ pub async fn api_token(
                 print_json(&tokens)?;
                 return Ok(ExitStatus::Success);
             }
-            let rows: Vec<Vec<String>> = tokens
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|t| {
-                    let state = if !t["revoked_at"].is_null() {
-                        "revoked".to_string()
-                    } else {
-                        "live".to_string()
-                    };
-                    let scopes = t["scopes"]
-                        .as_array()
-                        .map(|s| s.iter().map(text).collect::<Vec<_>>().join(","))
-                        .unwrap_or_default();
-                    vec![text(&t["id"]), text(&t["name"]), scopes, state]
-                })
-                .collect();
-            print_out(&table(&["ID", "NAME", "SCOPES", "STATE"], &rows))?;
+            let shown = json_table(&["ID", "NAME", "SCOPES", "STATE"], &tokens, |t| {
+                let state = if t["revoked_at"].is_null() {
+                    "live"
+                } else {
+                    "revoked"
+                };
+                let scopes = t["scopes"]
+                    .as_array()
+                    .map(|s| s.iter().map(cell).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default();
+                vec![cell(&t["id"]), cell(&t["name"]), scopes, state.to_string()]
+            });
+            print_out(&shown)?;
         }
         ApiTokenCommand::New {
             name,
@@ -307,7 +295,7 @@ pub async fn api_token(
                 print_json(&created)?;
             } else {
                 // Only the token on stdout, so `TOKEN=$(catwalk api-token new ci)` works.
-                print_out(&format!("{}\n", text(&created["token"])))?;
+                print_out(&format!("{}\n", cell(&created["token"])))?;
                 eprintln!("new API token {name:?}: it is shown only once");
             }
         }
@@ -323,12 +311,4 @@ pub async fn api_token(
         }
     }
     Ok(ExitStatus::Success)
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
 }

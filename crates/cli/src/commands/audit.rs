@@ -1,13 +1,13 @@
 //! `catwalk audit`: the audit trail, and the switch for recording tool call arguments.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::args::AuditArgs;
 use crate::client::ApiClient;
 use crate::commands::not_found_as;
 use crate::error::{CliError, ExitStatus};
-use crate::output::{print_json, print_out, table};
+use crate::output::{cell, json_table, print_json, print_out};
 
 pub async fn run(client: &ApiClient, args: &AuditArgs, json: bool) -> Result<ExitStatus, CliError> {
     if let (Some(name), Some(switch)) = (&args.name, &args.record_arguments) {
@@ -41,32 +41,7 @@ pub async fn run(client: &ApiClient, args: &AuditArgs, json: bool) -> Result<Exi
         print_json(&rows)?;
         return Ok(ExitStatus::Success);
     }
-    let text = |value: &Value| match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    let lines: Vec<Vec<String>> = rows
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|row| {
-            vec![
-                text(&row["id"]),
-                text(&row["at"]),
-                text(&row["actor"]),
-                text(&row["deployment"]),
-                text(&row["action"]),
-                text(&row["outcome"]),
-                row["duration_ms"]
-                    .as_i64()
-                    .map(|ms| format!("{ms} ms"))
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect();
-    print_out(&table(
+    let shown = json_table(
         &[
             "ID",
             "AT (ms)",
@@ -76,7 +51,20 @@ pub async fn run(client: &ApiClient, args: &AuditArgs, json: bool) -> Result<Exi
             "OUTCOME",
             "TOOK",
         ],
-        &lines,
-    ))?;
+        &rows,
+        |row| {
+            let took = row["duration_ms"].as_i64().map(|ms| format!("{ms} ms"));
+            vec![
+                cell(&row["id"]),
+                cell(&row["at"]),
+                cell(&row["actor"]),
+                cell(&row["deployment"]),
+                cell(&row["action"]),
+                cell(&row["outcome"]),
+                took.unwrap_or_default(),
+            ]
+        },
+    );
+    print_out(&shown)?;
     Ok(ExitStatus::Success)
 }

@@ -7,7 +7,7 @@ use crate::args::TokenCommand;
 use crate::client::ApiClient;
 use crate::commands::not_found_as;
 use crate::error::{CliError, ExitStatus};
-use crate::output::{print_json, print_out, table};
+use crate::output::{cell, json_table, print_json, print_out};
 
 pub async fn run(
     client: &ApiClient,
@@ -50,19 +50,10 @@ pub async fn run(
             if json {
                 print_json(&tokens)?;
             } else {
-                let rows: Vec<Vec<String>> = tokens
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|t| {
-                        vec![
-                            t["name"].as_str().unwrap_or_default().to_string(),
-                            t["id"].as_str().unwrap_or_default().to_string(),
-                        ]
-                    })
-                    .collect();
-                print_out(&table(&["NAME", "ID"], &rows))?;
+                let shown = json_table(&["NAME", "ID"], &tokens, |t| {
+                    vec![cell(&t["name"]), cell(&t["id"])]
+                });
+                print_out(&shown)?;
             }
             Ok(ExitStatus::Success)
         }
