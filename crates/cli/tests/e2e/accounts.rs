@@ -321,6 +321,16 @@ pub fn users_see_only_their_own_deployments(kind: StoreKind) {
         None,
     );
     assert_eq!(refused.status(), 403);
+    let session = api
+        .request("POST", "/auth/session")
+        .json(&json!({ "token": read_only_token }))
+        .send()
+        .unwrap();
+    assert_eq!(
+        session.status(),
+        403,
+        "a read-only token cannot become a full session"
+    );
     let wider = api.as_token(
         &read_only_token,
         "POST",

@@ -76,6 +76,12 @@ pub async fn sign_in(
                 .find_api_token(&catwalk_vault::hash_token(token.trim()))
                 .await?
             {
+                // A browser session may do everything: only a token that may too can start one.
+                Some((token, _)) if !token.scopes.iter().any(|s| s == "write") => {
+                    return Err(ApiError::forbidden(
+                        "a read-only token cannot start a browser session",
+                    ));
+                }
                 Some((_, user)) => user,
                 None => {
                     return Err(ApiError::unauthorized(
