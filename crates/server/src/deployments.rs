@@ -519,6 +519,40 @@ impl Deployments {
         Err(Refusal::Unavailable(reason))
     }
 
+    /// The running server of a deployment for a caller already admitted by other means (a valid
+    /// OAuth access token for it, see `crate::oauth::admit`): [`Deployments::access`] without the
+    /// token check. The two differ only there; keep the rest in step.
+    pub(crate) async fn access_granted(
+        &self,
+        name: &str,
+        principal: String,
+    ) -> Result<(Upstream, String), catwalk_gateway::Refusal> {
+        use catwalk_gateway::Refusal;
+        if let Some(live) = self.live().get(name) {
+            return match &live.state {
+                LiveState::Running { upstream, .. } if !upstream.is_closed() => {
+                    Ok((upstream.clone(), principal))
+                }
+                _ => Err(Refusal::Unavailable("it is still starting".into())),
+            };
+        }
+        let deployment = match self.store.get_deployment(name).await {
+            Ok(Some(deployment)) => deployment,
+            Ok(None) => return Err(Refusal::NotFound),
+            Err(error) => return Err(Refusal::Unavailable(error.to_string())),
+        };
+        let reason = match deployment.status_reason {
+            Some(reason) => format!("{}: {reason}", deployment.status),
+            None => deployment.status,
+        };
+        Err(Refusal::Unavailable(reason))
+    }
+
+    /// The store, for the resolver's OAuth check.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     fn launch(self: &Arc<Self>, deployment: &Deployment) {
         let epoch = self
             .next_epoch

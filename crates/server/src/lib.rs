@@ -15,6 +15,7 @@ mod isolation;
 mod keys;
 mod logs;
 mod metrics;
+mod oauth;
 mod options;
 mod per_session;
 mod process;

@@ -31,6 +31,8 @@ pub struct App {
     /// Cookies get `Secure` when clients reach Catwalk over HTTPS.
     pub secure_cookies: bool,
     pub sign_in_limiter: crate::api::SignInLimiter,
+    /// The OAuth authorization server for MCP clients (`oauth/`).
+    pub oauth: crate::oauth::OAuth,
     /// Locked for as long as this Catwalk runs.
     _lock: std::fs::File,
 }
@@ -79,10 +81,12 @@ impl App {
                 keep_alive: config.sse_keep_alive,
                 rate_limits: config.rate_limits,
                 max_body_bytes: config.max_request_bytes,
+                oauth_base_url: Some(public_url.clone()),
                 ..GatewayConfig::default()
             },
         );
         gateway.spawn_session_sweeper();
+        crate::oauth::spawn_purge(store.clone());
         deployments.attach_gateway(&gateway);
         Ok(Arc::new(App {
             store,
@@ -91,6 +95,7 @@ impl App {
             guard,
             secure_cookies: public_url.starts_with("https://"),
             sign_in_limiter: Default::default(),
+            oauth: crate::oauth::OAuth::from_env(),
             public_url,
             _lock: lock,
         }))
@@ -106,6 +111,7 @@ impl App {
                 catwalk_gateway::guard,
             ))
             .route("/metrics", get(metrics).with_state(self.clone()))
+            .merge(crate::oauth::router(self.clone(), self.guard.clone()))
             .merge(
                 self.gateway
                     .router()

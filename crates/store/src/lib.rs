@@ -18,12 +18,15 @@ mod accounts;
 mod db_url;
 mod deployments;
 mod logs;
+mod oauth;
 mod settings;
 mod store;
 
 pub use accounts::{ApiToken, NewApiToken, User, WebSession};
 pub use deployments::{Deployment, Event, NewDeployment};
 pub use logs::{LogLine, StoredLog};
+pub use oauth::{ACCESS as OAUTH_ACCESS, REFRESH as OAUTH_REFRESH};
+pub use oauth::{Consumed, OAuthClient, OAuthCode, OAuthGrant};
 pub use store::{Backend, Store};
 
 /// Current time as unix milliseconds, the timestamp format of every column.

@@ -147,7 +147,7 @@ pub async fn token_for_password(
 }
 
 /// The user whose password this is, or 401 saying only that the pair is wrong.
-async fn check_password(app: &App, username: &str, password: String) -> ApiResult<User> {
+pub(crate) async fn check_password(app: &App, username: &str, password: String) -> ApiResult<User> {
     if app
         .sign_in_limiter
         .0
