@@ -37,7 +37,6 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
          <title>{title} · Catwalk</title><style>{STYLE}</style></head>\
          <body><main>{body}</main></body></html>",
         title = escape(title),
@@ -52,9 +51,11 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Not `no-referrer`: browsers then send `Origin: null` with the forms, which the guard
+    // refuses. `same-origin` keeps the page's URL from other sites all the same.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     response
 }
