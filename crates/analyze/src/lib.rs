@@ -37,6 +37,7 @@ pub use error::{ACCEPTED_SOURCES, AnalyzeError};
 pub use extract::ExtractLimits;
 pub use fetch::git::cache_key as git_cache_key;
 pub use fetch::monorepo::ServerCandidate;
+pub use fetch::network::is_public as is_public_address;
 pub use fetch::npm::compare_versions;
 pub use fetch::pypi::version_from_file_name;
 pub use source::{Source, parse_source, redact_url};

@@ -9,6 +9,7 @@
 //! Server-Sent Events when the server sends something first (progress, a request to the client).
 //! It never knows how or where the server process runs.
 
+mod challenge;
 mod guard;
 mod legacy_sse;
 mod limits;
@@ -108,6 +109,10 @@ pub struct GatewayConfig {
     pub rate_limits: RateLimits,
     /// The largest request body accepted (413 beyond it).
     pub max_body_bytes: usize,
+    /// Catwalk's public base URL when it is an OAuth authorization server: a 401 then names the
+    /// deployment's Protected Resource Metadata under it (`WWW-Authenticate: Bearer
+    /// resource_metadata=…`, RFC 9728). Either way a token in a query string gets 400.
+    pub oauth_base_url: Option<String>,
 }
 
 impl Default for GatewayConfig {
@@ -119,6 +124,7 @@ impl Default for GatewayConfig {
             input_timeout: Duration::from_secs(300),
             rate_limits: RateLimits::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            oauth_base_url: None,
         }
     }
 }
@@ -158,6 +164,10 @@ impl Gateway {
             .with_state(self.clone())
             .layer(axum::extract::DefaultBodyLimit::max(
                 self.config.max_body_bytes,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(self.config.oauth_base_url.clone()),
+                challenge::check,
             ))
             .layer(axum::middleware::from_fn_with_state(
                 self.config.guard.clone(),

@@ -754,3 +754,56 @@ mod fuzz {
         }
     }
 }
+
+#[tokio::test]
+async fn a_401_names_the_protected_resource_metadata() {
+    let app = app_with(|config| config.oauth_base_url = Some("http://127.0.0.1:7411".into())).await;
+    let request = |token: Option<&str>| {
+        let mut builder = Request::post("http://127.0.0.1:7411/s/demo/mcp")
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        builder.body(Body::from(INIT)).unwrap()
+    };
+    let (status, headers, _) = send(&app, request(None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        headers["www-authenticate"],
+        "Bearer resource_metadata=\"http://127.0.0.1:7411/.well-known/oauth-protected-resource/s/demo/mcp\""
+    );
+    let (status, headers, _) = send(&app, request(Some("expired"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let challenge = headers["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(challenge.contains("/s/demo/mcp\""), "{challenge}");
+    let (status, _, _) = send(&app, request(Some(TOKEN))).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_token_in_the_query_string_is_refused_even_a_good_one() {
+    let app = app_with(|config| config.oauth_base_url = Some("http://127.0.0.1:7411".into())).await;
+    for uri in [
+        format!("http://127.0.0.1:7411/s/demo/mcp?access_token={TOKEN}"),
+        format!("http://127.0.0.1:7411/s/demo/mcp?x=1&access_token={TOKEN}"),
+        format!("http://127.0.0.1:7411/s/demo/sse?access_token={TOKEN}"),
+        format!("http://127.0.0.1:7411/s/demo/messages?sessionId=x&access_token={TOKEN}"),
+    ] {
+        let request = Request::post(&uri)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(Body::from(INIT))
+            .unwrap();
+        let (status, headers, body) = send(&app, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert!(body.contains("Authorization header"), "{body}");
+        assert!(
+            headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_request")
+        );
+    }
+}

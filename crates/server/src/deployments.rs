@@ -455,6 +455,8 @@ impl Deployments {
         };
         let actor = if principal == PUBLIC_PRINCIPAL {
             "anonymous (public deployment)".to_string()
+        } else if let Some(grant) = principal.strip_prefix("oauth:") {
+            format!("OAuth client (grant {grant})")
         } else {
             match entry.token_hashes.iter().find(|t| t.hash == principal) {
                 Some(token) => format!("token {}", token.name),
@@ -587,9 +589,30 @@ impl Deployments {
         name: &str,
         token: Option<&str>,
     ) -> Result<(Upstream, String), catwalk_gateway::Refusal> {
+        self.upstream_for(name, |tokens, public| principal(token, tokens, public))
+            .await
+    }
+
+    /// The running server of a deployment for a caller already admitted by other means (a valid
+    /// OAuth access token for it, see `crate::oauth::admit`).
+    pub(crate) async fn access_granted(
+        &self,
+        name: &str,
+        principal: String,
+    ) -> Result<(Upstream, String), catwalk_gateway::Refusal> {
+        self.upstream_for(name, |_, _| Ok(principal)).await
+    }
+
+    /// The running server of a deployment, once `admit` (given its tokens and whether it is
+    /// public) names the caller; otherwise why not: unknown, not admitted, or not running.
+    async fn upstream_for(
+        &self,
+        name: &str,
+        admit: impl FnOnce(&[TokenHash], bool) -> Result<String, catwalk_gateway::Refusal>,
+    ) -> Result<(Upstream, String), catwalk_gateway::Refusal> {
         use catwalk_gateway::Refusal;
         if let Some(live) = self.live().get(name) {
-            let principal = principal(token, &live.token_hashes, live.public)?;
+            let principal = admit(&live.token_hashes, live.public)?;
             return match &live.state {
                 LiveState::Running { upstream, .. } if !upstream.is_closed() => {
                     Ok((upstream.clone(), principal))
@@ -602,12 +625,17 @@ impl Deployments {
             Ok(None) => return Err(Refusal::NotFound),
             Err(error) => return Err(Refusal::Unavailable(error.to_string())),
         };
-        principal(token, &deployment.token_hashes, deployment.public)?;
+        admit(&deployment.token_hashes, deployment.public)?;
         let reason = match deployment.status_reason {
             Some(reason) => format!("{}: {reason}", deployment.status),
             None => deployment.status,
         };
         Err(Refusal::Unavailable(reason))
+    }
+
+    /// The store, for the resolver's OAuth check.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     fn launch(self: &Arc<Self>, deployment: &Deployment) {

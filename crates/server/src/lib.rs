@@ -16,6 +16,7 @@ mod isolation;
 mod keys;
 mod logs;
 mod metrics;
+mod oauth;
 mod options;
 mod per_session;
 mod process;

@@ -1,4 +1,6 @@
-//! How the gateway learns whether a request may reach a deployment.
+//! How the gateway learns whether a request may reach a deployment: with the deployment's own
+//! access token, an OAuth access token issued for it (`crate::oauth`), or, when it is public,
+//! with nothing.
 
 use catwalk_gateway::{Access, Refusal, Resolver};
 use futures::future::BoxFuture;
@@ -13,6 +15,22 @@ impl Resolver for Deployments {
         token: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Access, Refusal>> {
         Box::pin(async move {
+            // An OAuth access token for this deployment (never passed on: the upstream server
+            // sees MCP messages only). Anything else is the deployment's own business.
+            if let Some(token) = token {
+                match crate::oauth::admit(self.store(), deployment, token).await {
+                    Ok(Some(principal)) => {
+                        let (upstream, principal) =
+                            self.access_granted(deployment, principal).await?;
+                        return Ok(Access {
+                            upstream,
+                            principal,
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(error) => return Err(Refusal::Unavailable(error.to_string())),
+                }
+            }
             let (upstream, principal) = self.access(deployment, token).await?;
             Ok(Access {
                 upstream,

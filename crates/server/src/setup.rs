@@ -35,6 +35,8 @@ pub struct App {
     pub sign_in_budget: Budget,
     /// REST API requests per API token (or browser session); `None`: no limit.
     pub api_budget: Option<Budget>,
+    /// The OAuth authorization server for MCP clients (`oauth/`).
+    pub oauth: crate::oauth::OAuth,
     /// Locked for as long as this Catwalk runs.
     _lock: std::fs::File,
 }
@@ -83,6 +85,7 @@ impl App {
                 keep_alive: config.sse_keep_alive,
                 rate_limits: config.rate_limits,
                 max_body_bytes: config.max_request_bytes,
+                oauth_base_url: Some(public_url.clone()),
                 ..GatewayConfig::default()
             },
         );
@@ -91,6 +94,7 @@ impl App {
         // guessing a 12-character password online is hopeless.
         let sign_in_budget = Budget::per_minute(NonZeroU32::new(10).expect("10 is not zero"));
         let api_budget = config.api_rate_limit.map(Budget::per_minute);
+        crate::oauth::spawn_purge(store.clone());
         deployments.attach_gateway(&gateway);
         let app = Arc::new(App {
             store,
@@ -100,6 +104,7 @@ impl App {
             secure_cookies: public_url.starts_with("https://"),
             sign_in_budget,
             api_budget,
+            oauth: crate::oauth::OAuth::from_env(),
             public_url,
             _lock: lock,
         });
@@ -134,6 +139,7 @@ impl App {
                 catwalk_gateway::guard,
             ))
             .route("/metrics", get(metrics).with_state(self.clone()))
+            .merge(crate::oauth::router(self.clone(), self.guard.clone()))
             .merge(
                 self.gateway
                     .router()

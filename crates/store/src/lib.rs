@@ -19,6 +19,7 @@ mod audit;
 mod db_url;
 mod deployments;
 mod logs;
+mod oauth;
 mod settings;
 mod store;
 
@@ -28,6 +29,8 @@ pub use deployments::{
     DEFAULT_TOKEN, Deployment, DeploymentToken, Event, NewDeployment, TokenHash,
 };
 pub use logs::{LogLine, StoredLog};
+pub use oauth::{ACCESS as OAUTH_ACCESS, REFRESH as OAUTH_REFRESH};
+pub use oauth::{Consumed, OAuthClient, OAuthCode, OAuthGrant};
 pub use store::{Backend, Store};
 
 /// Current time as unix milliseconds, the timestamp format of every column.

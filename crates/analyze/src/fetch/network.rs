@@ -16,8 +16,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::error::AnalyzeError;
 
-/// Whether an address is on the public internet.
-pub(crate) fn is_public(ip: IpAddr) -> bool {
+/// Whether an address is on the public internet (also used by the server to vet the hosts of
+/// OAuth client metadata documents).
+pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => is_public_v6(v6),

@@ -10,6 +10,7 @@ mod conformance_fixture;
 mod dashboard;
 mod harness;
 mod introspect;
+mod oauth;
 mod secrets;
 mod supervision;
 
@@ -25,6 +26,9 @@ use harness::{Catwalk, StoreKind, all_file_contents, client, processes_under, un
 use introspect::{
     catwalk_analyze_shows_a_real_packages_tools,
     introspection_lists_tools_or_says_credentials_are_needed,
+};
+use oauth::{
+    oauth_browser_sign_in_lists_and_calls_tools, oauth_conformance_authorization_scenarios_pass,
 };
 use secrets::{
     edited_values_restart_the_server_and_leave_no_trace, the_vault_key_rotates_while_servers_answer,
@@ -89,6 +93,8 @@ on_both_stores!(
     the_vault_key_rotates_while_servers_answer,
     introspection_lists_tools_or_says_credentials_are_needed,
     catwalk_analyze_shows_a_real_packages_tools,
+    oauth_browser_sign_in_lists_and_calls_tools,
+    oauth_conformance_authorization_scenarios_pass,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {

@@ -140,7 +140,7 @@ pub async fn token_for_password(
 }
 
 /// The user whose password this is, or 401 saying only that the pair is wrong.
-async fn check_password(app: &App, username: &str, password: String) -> ApiResult<User> {
+pub(crate) async fn check_password(app: &App, username: &str, password: String) -> ApiResult<User> {
     if let Err(retry_after) = app.sign_in_budget.check(username) {
         return Err(ApiError::too_many_requests(
             "too many sign-in attempts for this user",

@@ -15,6 +15,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::setup::App;
+pub(crate) use accounts::check_password;
 pub use error::ApiError;
 
 type ApiResult<T> = Result<T, ApiError>;
