@@ -18,6 +18,7 @@ mod accounts;
 mod audit;
 mod db_url;
 mod deployments;
+mod identities;
 mod logs;
 mod settings;
 mod store;
@@ -27,6 +28,7 @@ pub use audit::{AuditEvent, NewAuditEvent};
 pub use deployments::{
     DEFAULT_TOKEN, Deployment, DeploymentToken, Event, NewDeployment, TokenHash,
 };
+pub use identities::{Identity, Linked, ProviderAccount, SignInFlow};
 pub use logs::{LogLine, StoredLog};
 pub use store::{Backend, Store};
 
