@@ -35,6 +35,8 @@ pub struct App {
     pub sign_in_budget: Budget,
     /// REST API requests per API token (or browser session); `None`: no limit.
     pub api_budget: Option<Budget>,
+    /// Single sign-on providers (`/auth/{provider}/…`).
+    pub sign_in: crate::sso::SignIn,
     /// Locked for as long as this Catwalk runs.
     _lock: std::fs::File,
 }
@@ -92,6 +94,8 @@ impl App {
         let sign_in_budget = Budget::per_minute(NonZeroU32::new(10).expect("10 is not zero"));
         let api_budget = config.api_rate_limit.map(Budget::per_minute);
         deployments.attach_gateway(&gateway);
+        let sign_in = crate::sso::SignIn::new(&config.sso, &public_url)
+            .context("invalid single sign-on settings")?;
         let app = Arc::new(App {
             store,
             deployments,
@@ -100,6 +104,7 @@ impl App {
             secure_cookies: public_url.starts_with("https://"),
             sign_in_budget,
             api_budget,
+            sign_in,
             public_url,
             _lock: lock,
         });
@@ -129,6 +134,7 @@ impl App {
         Router::new()
             .route("/", get(crate::dashboard::page))
             .nest("/api", crate::api::router(self.clone()))
+            .merge(crate::sso::router(self.clone()))
             .layer(axum::middleware::from_fn_with_state(
                 self.guard.clone(),
                 catwalk_gateway::guard,

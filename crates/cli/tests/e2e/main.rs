@@ -11,6 +11,8 @@ mod dashboard;
 mod harness;
 mod introspect;
 mod secrets;
+mod sso;
+mod sso_fakes;
 mod supervision;
 
 use std::time::Duration;
@@ -30,6 +32,10 @@ use secrets::{
     edited_values_restart_the_server_and_leave_no_trace, the_vault_key_rotates_while_servers_answer,
 };
 use serde_json::Value;
+use sso::{
+    sso_github_signs_in_links_and_refuses_forgeries,
+    sso_oidc_verifies_id_tokens_and_links_only_known_accounts,
+};
 use supervision::{
     a_hung_server_is_restarted, a_server_over_its_memory_limit_is_stopped_and_said_so,
     a_server_sees_only_its_own_folders, a_stopped_deployment_stays_stopped_until_started,
@@ -89,6 +95,8 @@ on_both_stores!(
     the_vault_key_rotates_while_servers_answer,
     introspection_lists_tools_or_says_credentials_are_needed,
     catwalk_analyze_shows_a_real_packages_tools,
+    sso_github_signs_in_links_and_refuses_forgeries,
+    sso_oidc_verifies_id_tokens_and_links_only_known_accounts,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
