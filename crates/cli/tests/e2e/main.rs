@@ -33,6 +33,7 @@ use secrets::{
 };
 use serde_json::Value;
 use sso::{
+    sso_dashboard_signs_in_with_github_in_a_real_browser,
     sso_github_signs_in_links_and_refuses_forgeries,
     sso_oidc_verifies_id_tokens_and_links_only_known_accounts,
 };
@@ -97,6 +98,7 @@ on_both_stores!(
     catwalk_analyze_shows_a_real_packages_tools,
     sso_github_signs_in_links_and_refuses_forgeries,
     sso_oidc_verifies_id_tokens_and_links_only_known_accounts,
+    sso_dashboard_signs_in_with_github_in_a_real_browser,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {

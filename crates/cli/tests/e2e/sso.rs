@@ -486,3 +486,82 @@ pub fn sso_oidc_verifies_id_tokens_and_links_only_known_accounts(kind: StoreKind
     assert_eq!(user_count(&catwalk), 1);
     assert!(!catwalk.server_log().contains(CLIENT_SECRET));
 }
+
+/// A real browser clicks the dashboard's "Sign in with GitHub" (`tests/browser/sso.mjs`).
+pub fn sso_dashboard_signs_in_with_github_in_a_real_browser(kind: StoreKind) {
+    let github = FakeProvider::start(Kind::GitHub, octocat());
+    let api = format!("{}/api/v3", github.url);
+    let catwalk = Catwalk::start_with_env(
+        kind,
+        &["--github-client-id", CLIENT_ID],
+        &[
+            ("CATWALK_GITHUB_CLIENT_SECRET", CLIENT_SECRET),
+            ("CATWALK_GITHUB_URL", &github.url),
+            ("CATWALK_GITHUB_API_URL", &api),
+        ],
+    );
+    github.register(Kind::GitHub, &catwalk.url);
+    let folder = crate::harness::repo().join("tests/browser");
+    assert!(
+        folder.join("node_modules/playwright-core").is_dir(),
+        "tests/browser has no node_modules: run `npm ci` in tests/browser \
+         (and `apt-get install -y chromium`)"
+    );
+    let screenshots = crate::harness::repo().join("target/e2e-screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
+    let screenshot = screenshots.join(format!("sso-{kind:?}.png").to_lowercase());
+    let output = std::process::Command::new("node")
+        .current_dir(&folder)
+        .arg(folder.join("sso.mjs"))
+        .args(["--url", &catwalk.url, "--provider", "github"])
+        .args(["--screenshot", screenshot.to_str().unwrap()])
+        .output()
+        .expect("node runs (Node.js is needed for the browser test)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "sso.mjs printed no JSON: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    let answer: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        answer["ok"],
+        true,
+        "the browser sign-in failed: {answer}\n--- stderr ---\n{}\n--- server log ---\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        catwalk.server_log()
+    );
+    let shown = &answer["shown"];
+    assert_eq!(shown["buttonText"], "Sign in with GitHub", "{shown}");
+    assert_eq!(shown["signedInAs"], "octocat", "{shown}");
+    assert_eq!(shown["role"], "member", "{shown}");
+    assert_eq!(
+        shown["linked"], "Linked accounts: GitHub (octocat)",
+        "{shown}"
+    );
+    assert_eq!(shown["linkButton"], "Link GitHub", "{shown}");
+    assert_eq!(shown["cookieVisibleToScripts"], false, "{shown}");
+    assert_eq!(shown["landedOn"], format!("{}/", catwalk.url), "{shown}");
+    // The browser really went to the provider and came back through the callback.
+    let hops: Vec<&str> = shown["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert!(
+        hops.len() >= 2,
+        "{hops:?} (redirects are followed within one navigation)"
+    );
+    let log = github.log();
+    assert!(
+        log.iter().any(|l| l.starts_with("GET authorize")),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|l| l == "GET /user"), "{log:?}");
+}
