@@ -120,6 +120,15 @@ impl SignIn {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("catwalk/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let unreachable_host = ["://0.0.0.0", "://[::]"]
+            .iter()
+            .any(|host| public_url.contains(host));
+        if !config.is_empty() && unreachable_host {
+            tracing::warn!(
+                "single sign-on is configured but the public URL is {public_url}: providers \
+                 cannot send browsers back there; set --public-url to the address browsers use"
+            );
+        }
         Ok(SignIn {
             github,
             oidc,
