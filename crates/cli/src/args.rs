@@ -162,6 +162,49 @@ pub struct ServeArgs {
     /// Retry-After beyond); 0 for no limit [env: CATWALK_RATE_LIMIT_API] [default: 600]
     #[arg(long, value_name = "N")]
     pub rate_limit_api: Option<u32>,
+
+    #[command(flatten)]
+    pub sso: SsoArgs,
+}
+
+/// Single sign-on (the client secrets come only from the environment:
+/// CATWALK_GITHUB_CLIENT_SECRET, CATWALK_OIDC_CLIENT_SECRET).
+#[derive(Debug, Args)]
+pub struct SsoArgs {
+    /// Client id of a GitHub OAuth app whose callback URL is <public-url>/auth/github/callback;
+    /// enables "Sign in with GitHub" [env: CATWALK_GITHUB_CLIENT_ID]
+    #[arg(long, value_name = "ID")]
+    pub github_client_id: Option<String>,
+
+    /// GitHub's web address; a GitHub Enterprise server's base URL
+    /// [env: CATWALK_GITHUB_URL] [default: https://github.com]
+    #[arg(long, value_name = "URL")]
+    pub github_url: Option<String>,
+
+    /// GitHub's REST API; `<server>/api/v3` for GitHub Enterprise
+    /// [env: CATWALK_GITHUB_API_URL] [default: https://api.github.com]
+    #[arg(long, value_name = "URL")]
+    pub github_api_url: Option<String>,
+
+    /// Issuer URL of an OpenID Connect provider (found by discovery); enables its sign-in
+    /// button, with the callback URL <public-url>/auth/oidc/callback [env: CATWALK_OIDC_ISSUER]
+    #[arg(long, value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+
+    /// Client id registered at the OpenID Connect provider [env: CATWALK_OIDC_CLIENT_ID]
+    #[arg(long, value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// The provider's name on the dashboard's button, "Sign in with NAME"
+    /// [env: CATWALK_OIDC_NAME] [default: OpenID Connect]
+    #[arg(long, value_name = "NAME")]
+    pub oidc_name: Option<String>,
+
+    /// What an account no user is linked to gets at sign-in: `member` (a new user) or `none`
+    /// (refused; users link accounts while signed in) [env: CATWALK_SSO_NEW_USERS]
+    /// [default: member]
+    #[arg(long, value_name = "POLICY")]
+    pub sso_new_users: Option<String>,
 }
 
 /// A source is `npm:PACKAGE[@VERSION]`, `pypi:PACKAGE[==VERSION]`, a local folder or a git URL.

@@ -45,6 +45,18 @@ pub mod vars {
     pub const CATWALK_RATE_LIMIT_API: &str = "CATWALK_RATE_LIMIT_API";
     /// The largest request body the MCP endpoints accept, in bytes.
     pub const CATWALK_MAX_REQUEST_BYTES: &str = "CATWALK_MAX_REQUEST_BYTES";
+    /// Single sign-on through a GitHub OAuth app (the secret only from the environment).
+    pub const CATWALK_GITHUB_CLIENT_ID: &str = "CATWALK_GITHUB_CLIENT_ID";
+    pub const CATWALK_GITHUB_CLIENT_SECRET: &str = "CATWALK_GITHUB_CLIENT_SECRET";
+    pub const CATWALK_GITHUB_URL: &str = "CATWALK_GITHUB_URL";
+    pub const CATWALK_GITHUB_API_URL: &str = "CATWALK_GITHUB_API_URL";
+    /// Single sign-on through an OpenID Connect provider (the secret only from the environment).
+    pub const CATWALK_OIDC_ISSUER: &str = "CATWALK_OIDC_ISSUER";
+    pub const CATWALK_OIDC_CLIENT_ID: &str = "CATWALK_OIDC_CLIENT_ID";
+    pub const CATWALK_OIDC_CLIENT_SECRET: &str = "CATWALK_OIDC_CLIENT_SECRET";
+    pub const CATWALK_OIDC_NAME: &str = "CATWALK_OIDC_NAME";
+    /// `member` or `none`: whether an unknown account becomes a new user at sign-in.
+    pub const CATWALK_SSO_NEW_USERS: &str = "CATWALK_SSO_NEW_USERS";
 }
 
 pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:7411";
@@ -250,6 +262,7 @@ pub struct ServeSettings {
     pub rate_limits: catwalk_server::RateLimits,
     pub max_request_bytes: usize,
     pub api_rate_limit: Option<NonZeroU32>,
+    pub sso: catwalk_server::SsoConfig,
 }
 
 /// Seconds between SSE keep-alive comments when neither flag nor variable says.
@@ -344,6 +357,7 @@ impl ServeSettings {
                 catwalk_server::DEFAULT_API_RATE_LIMIT,
                 "a number of requests per minute (0 for no limit)",
             )?),
+            sso: sso::resolve(&args.sso, environment)?,
         })
     }
 
@@ -360,6 +374,7 @@ impl ServeSettings {
             rate_limits: self.rate_limits,
             max_request_bytes: self.max_request_bytes,
             api_rate_limit: self.api_rate_limit,
+            sso: self.sso,
         }
     }
 }
@@ -553,6 +568,7 @@ impl EnvSettings {
     }
 }
 
+mod sso;
 #[cfg(test)]
 mod tests;
 

@@ -22,6 +22,7 @@ mod per_session;
 mod process;
 mod resolver;
 mod setup;
+mod sso;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ use anyhow::Context;
 pub use auth::ADMIN_TOKEN_FILE;
 pub use catwalk_gateway::{DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_REQUEST_BYTES, RateLimits};
 pub use setup::DATABASE_FILE;
+pub use sso::{GITHUB_API_URL, GITHUB_URL, GitHubSso, NewUsers, OIDC_NAME, OidcSso, SsoConfig};
 
 /// Resolved settings for `catwalk serve`.
 #[derive(Clone, Debug)]
@@ -57,6 +59,8 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// REST API requests per minute per API token (or browser session); `None`: no limit.
     pub api_rate_limit: Option<std::num::NonZeroU32>,
+    /// Sign-in through GitHub and OpenID Connect providers.
+    pub sso: SsoConfig,
 }
 
 /// The REST API's default budget per API token: far above what the CLI and the dashboard need,

@@ -37,6 +37,8 @@ pub struct App {
     pub api_budget: Option<Budget>,
     /// The OAuth authorization server for MCP clients (`oauth/`).
     pub oauth: crate::oauth::OAuth,
+    /// Single sign-on providers (`/auth/{provider}/…`).
+    pub sign_in: crate::sso::SignIn,
     /// Locked for as long as this Catwalk runs.
     _lock: std::fs::File,
 }
@@ -96,6 +98,8 @@ impl App {
         let api_budget = config.api_rate_limit.map(Budget::per_minute);
         crate::oauth::spawn_purge(store.clone());
         deployments.attach_gateway(&gateway);
+        let sign_in = crate::sso::SignIn::new(&config.sso, &public_url)
+            .context("invalid single sign-on settings")?;
         let app = Arc::new(App {
             store,
             deployments,
@@ -105,6 +109,7 @@ impl App {
             sign_in_budget,
             api_budget,
             oauth: crate::oauth::OAuth::from_env(),
+            sign_in,
             public_url,
             _lock: lock,
         });
@@ -134,6 +139,7 @@ impl App {
         Router::new()
             .route("/", get(crate::dashboard::page))
             .nest("/api", crate::api::router(self.clone()))
+            .merge(crate::sso::router(self.clone()))
             .layer(axum::middleware::from_fn_with_state(
                 self.guard.clone(),
                 catwalk_gateway::guard,

@@ -18,6 +18,7 @@ mod accounts;
 mod audit;
 mod db_url;
 mod deployments;
+mod identities;
 mod logs;
 mod oauth;
 mod settings;
@@ -28,6 +29,7 @@ pub use audit::{AuditEvent, NewAuditEvent};
 pub use deployments::{
     DEFAULT_TOKEN, Deployment, DeploymentToken, Event, NewDeployment, TokenHash,
 };
+pub use identities::{Identity, Linked, ProviderAccount, SignInFlow};
 pub use logs::{LogLine, StoredLog};
 pub use oauth::{ACCESS as OAUTH_ACCESS, REFRESH as OAUTH_REFRESH};
 pub use oauth::{Consumed, OAuthClient, OAuthCode, OAuthGrant};

@@ -57,6 +57,7 @@ fn serve_defaults() {
             rate_limits: catwalk_server::RateLimits::default(),
             max_request_bytes: 4 * 1024 * 1024,
             api_rate_limit: std::num::NonZeroU32::new(600),
+            sso: catwalk_server::SsoConfig::default(),
         }
     );
 }

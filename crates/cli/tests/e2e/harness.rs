@@ -24,6 +24,7 @@ pub struct Catwalk {
     postgres_db: Option<String>,
     port: u16,
     serve_args: Vec<String>,
+    serve_env: Vec<(String, String)>,
 }
 
 /// The repository root.
@@ -74,6 +75,12 @@ impl Catwalk {
 
     /// `start` with extra `catwalk serve` flags.
     pub fn start_with(kind: StoreKind, serve_args: &[&str]) -> Catwalk {
+        Catwalk::start_with_env(kind, serve_args, &[])
+    }
+
+    /// `start_with` and environment variables for `catwalk serve` (for settings that are read
+    /// only from the environment, such as client secrets).
+    pub fn start_with_env(kind: StoreKind, serve_args: &[&str], env: &[(&str, &str)]) -> Catwalk {
         let data_dir = tempfile::Builder::new()
             .prefix("catwalk-e2e-")
             .tempdir()
@@ -102,6 +109,10 @@ impl Catwalk {
             postgres_db,
             port,
             serve_args: serve_args.iter().map(|a| a.to_string()).collect(),
+            serve_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         catwalk.spawn();
         catwalk
@@ -152,6 +163,7 @@ impl Catwalk {
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(&self.serve_args)
+            .envs(self.serve_env.iter().map(|(k, v)| (k, v)))
             .env("CATWALK_CACHE_DIR", shared_cache())
             .env("RUST_LOG", "info")
             .env_remove("CATWALK_VAULT_KEY")

@@ -12,6 +12,8 @@ mod harness;
 mod introspect;
 mod oauth;
 mod secrets;
+mod sso;
+mod sso_fakes;
 mod supervision;
 
 use std::time::Duration;
@@ -34,6 +36,11 @@ use secrets::{
     edited_values_restart_the_server_and_leave_no_trace, the_vault_key_rotates_while_servers_answer,
 };
 use serde_json::Value;
+use sso::{
+    sso_dashboard_signs_in_with_github_in_a_real_browser,
+    sso_github_signs_in_links_and_refuses_forgeries,
+    sso_oidc_verifies_id_tokens_and_links_only_known_accounts,
+};
 use supervision::{
     a_hung_server_is_restarted, a_server_over_its_memory_limit_is_stopped_and_said_so,
     a_server_sees_only_its_own_folders, a_stopped_deployment_stays_stopped_until_started,
@@ -95,6 +102,9 @@ on_both_stores!(
     catwalk_analyze_shows_a_real_packages_tools,
     oauth_browser_sign_in_lists_and_calls_tools,
     oauth_conformance_authorization_scenarios_pass,
+    sso_github_signs_in_links_and_refuses_forgeries,
+    sso_oidc_verifies_id_tokens_and_links_only_known_accounts,
+    sso_dashboard_signs_in_with_github_in_a_real_browser,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {

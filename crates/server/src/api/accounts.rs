@@ -158,19 +158,23 @@ pub(crate) async fn check_password(app: &App, username: &str, password: String) 
 }
 
 /// `GET /api/me`: who is signed in, how, and (for a browser session) its CSRF token.
-pub async fn me(Extension(principal): Extension<Principal>) -> Json<Value> {
+pub async fn me(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
     let (via, token_id, csrf_token) = match &principal.via {
         Via::Token { id, .. } => ("token", Some(id.clone()), None),
         Via::Session { csrf_token } => ("session", None, Some(csrf_token.clone())),
     };
-    Json(json!({
+    Ok(Json(json!({
         "user": principal.user,
         "has_password": principal.user.password_hash.is_some(),
         "via": via,
         "token_id": token_id,
         "scopes": principal.scopes(),
         "csrf_token": csrf_token,
-    }))
+        "identities": crate::sso::identities_of(&app, &principal.user).await?,
+    })))
 }
 
 /// `PUT /api/me/password`: sets the caller's password (the current one is required when there

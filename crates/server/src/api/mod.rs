@@ -107,6 +107,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health", get(health))
         .route("/auth/session", post(accounts::sign_in))
         .route("/auth/token", post(accounts::token_for_password))
+        .route("/auth/providers", get(crate::sso::providers))
         .merge(protected)
         .fallback(|| async { ApiError::not_found("no such API route; see docs/API.md") })
         .with_state(app)

@@ -45,6 +45,7 @@ async fn fixture() -> Fixture {
         rate_limits: Default::default(),
         max_request_bytes: crate::DEFAULT_MAX_REQUEST_BYTES,
         api_rate_limit: None,
+        sso: Default::default(),
     };
     let app = App::open(&config, config.listen).await.unwrap();
     let password = crate::auth::passwords::hash("correct horse battery".into()).await;
