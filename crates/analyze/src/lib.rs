@@ -27,6 +27,7 @@ mod process;
 mod readme;
 mod source;
 mod spec;
+mod transport;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,8 +42,8 @@ pub use fetch::npm::compare_versions;
 pub use fetch::pypi::version_from_file_name;
 pub use source::{Source, parse_source, redact_url};
 pub use spec::{
-    ArgField, Confidence, EnvVar, Evidence, Introspection, IntrospectionStatus, Launch, Level,
-    MissingArguments, PackageRef, PromptInfo, Registry, ResourceInfo, Runtime, SPEC_VERSION,
+    ArgField, Confidence, EnvVar, Evidence, Introspection, IntrospectionStatus, Launch, LeftOutVar,
+    Level, MissingArguments, PackageRef, PromptInfo, Registry, ResourceInfo, Runtime, SPEC_VERSION,
     ServerSpec, ToolInfo,
 };
 
@@ -415,5 +416,7 @@ fn reused(
     spec
 }
 
+#[cfg(test)]
+mod reading_tests;
 #[cfg(test)]
 mod tests;

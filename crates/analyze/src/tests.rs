@@ -571,6 +571,7 @@ fn command_args_put_fields_after_the_fixed_arguments() {
             args: vec!["stdio".into()],
         },
         env: Vec::new(),
+        left_out: Vec::new(),
         args: vec![
             dirs,
             field("repository", Some("--repository"), true),
