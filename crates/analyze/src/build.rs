@@ -64,13 +64,14 @@ struct Identified {
     warnings: Vec<String>,
 }
 
-/// Builds the spec from a fetched source.
+/// Builds the spec from a fetched source; also gives back the README it read (file name and
+/// text), which the LLM help quotes.
 pub(crate) fn build(
     source: &Source,
     fetched: &Fetched,
     tree: &SourceTree,
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<ServerSpec, AnalyzeError> {
+) -> Result<(ServerSpec, Option<(String, String)>), AnalyzeError> {
     let runtime = match &fetched.registry {
         Some((Registry::Npm, ..)) => Runtime::Node,
         Some((Registry::Pypi, ..)) => Runtime::Python,
@@ -247,7 +248,8 @@ pub(crate) fn build(
     );
 
     let (path, revision) = (fetched.path.clone(), fetched.revision.clone());
-    Ok(ServerSpec {
+    let readme = found.readme.clone();
+    let spec = ServerSpec {
         spec_version: SPEC_VERSION,
         source: source.to_string(),
         name: deployment_name(&found.name),
@@ -277,7 +279,9 @@ pub(crate) fn build(
         evidence: found.evidence,
         warnings: found.warnings,
         introspection: None,
-    })
+        assist: None,
+    };
+    Ok((spec, readme))
 }
 
 /// Whether any file read names `name` on a line that is not minified code (a README, a help

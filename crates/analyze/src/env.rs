@@ -389,6 +389,7 @@ fn merge_one(name: &str, findings: &[&Finding]) -> EnvVar {
         choices: choices.map(|(c, _)| c).unwrap_or_default(),
         evidence,
         confidence,
+        verified: None,
     }
 }
 

@@ -41,6 +41,11 @@ pub mod vars {
     pub const CATWALK_RATE_LIMIT_PER_DEPLOYMENT: &str = "CATWALK_RATE_LIMIT_PER_DEPLOYMENT";
     /// The largest request body the MCP endpoints accept, in bytes.
     pub const CATWALK_MAX_REQUEST_BYTES: &str = "CATWALK_MAX_REQUEST_BYTES";
+    /// The optional LLM that helps analyses (the key only from the environment).
+    pub const CATWALK_LLM_PROVIDER: &str = catwalk_analyze::assist::ENV_PROVIDER;
+    pub const CATWALK_LLM_BASE_URL: &str = catwalk_analyze::assist::ENV_BASE_URL;
+    pub const CATWALK_LLM_MODEL: &str = catwalk_analyze::assist::ENV_MODEL;
+    pub const CATWALK_LLM_API_KEY: &str = catwalk_analyze::assist::ENV_API_KEY;
 }
 
 pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:7411";
@@ -209,6 +214,7 @@ pub struct ServeSettings {
     pub allow_unsandboxed: bool,
     pub rate_limits: catwalk_server::RateLimits,
     pub max_request_bytes: usize,
+    pub llm: Option<catwalk_analyze::assist::AssistConfig>,
 }
 
 /// Seconds between SSE keep-alive comments when neither flag nor variable says.
@@ -296,6 +302,28 @@ impl ServeSettings {
                 }
                 bytes => bytes,
             },
+            llm: catwalk_analyze::assist::AssistConfig::from_parts(
+                flag_or_var(
+                    args.llm_provider.as_deref(),
+                    environment,
+                    vars::CATWALK_LLM_PROVIDER,
+                )
+                .as_deref(),
+                flag_or_var(
+                    args.llm_base_url.as_deref(),
+                    environment,
+                    vars::CATWALK_LLM_BASE_URL,
+                )
+                .as_deref(),
+                flag_or_var(
+                    args.llm_model.as_deref(),
+                    environment,
+                    vars::CATWALK_LLM_MODEL,
+                )
+                .as_deref(),
+                environment.var(vars::CATWALK_LLM_API_KEY),
+            )
+            .map_err(|e| CliError::Usage(e.to_string()))?,
         })
     }
 
@@ -311,6 +339,7 @@ impl ServeSettings {
             allow_unsandboxed: self.allow_unsandboxed,
             rate_limits: self.rate_limits,
             max_request_bytes: self.max_request_bytes,
+            llm: self.llm,
         }
     }
 }

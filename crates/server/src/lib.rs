@@ -51,6 +51,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// The largest request body the MCP endpoints accept.
     pub max_request_bytes: usize,
+    /// An LLM that helps analyses fill what the evidence leaves empty; `None`: evidence only.
+    pub llm: Option<catwalk_analyze::assist::AssistConfig>,
 }
 
 /// Runs Catwalk until SIGINT or SIGTERM, then stops every server process it started.

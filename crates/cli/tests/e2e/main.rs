@@ -2,6 +2,7 @@
 //! clients (TypeScript SDK v1 and v2, Python SDK, MCP Inspector CLI), the official conformance
 //! suite, and Debian's chromium for the dashboard, on SQLite and on PostgreSQL.
 
+mod assist;
 mod client_matrix;
 mod conformance;
 mod conformance_fixture;
@@ -13,6 +14,7 @@ mod supervision;
 
 use std::time::Duration;
 
+use assist::an_llm_helps_analyses_and_is_shown;
 use client_matrix::every_official_client_works_through_catwalk;
 use conformance::conformance_scenarios_pass;
 use conformance_fixture::conformance_fixture_scenarios_pass;
@@ -82,6 +84,7 @@ on_both_stores!(
     the_vault_key_rotates_while_servers_answer,
     introspection_lists_tools_or_says_credentials_are_needed,
     catwalk_analyze_shows_a_real_packages_tools,
+    an_llm_helps_analyses_and_is_shown,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
