@@ -1,5 +1,6 @@
 // A real-browser test of Catwalk's dashboard: Debian's chromium, driven by playwright-core, does
-// what a person would (paste the admin token, analyze a source, fill the env form, deploy), and the
+// what a person would (sign in with the admin's token, set a password, sign in with it, analyze a
+// source, fill the env form, deploy), and the
 // script checks what the page shows against the REST API, then lists the new endpoint's tools with
 // the official TypeScript MCP SDK. Prints exactly one JSON line on stdout; see README.md.
 
@@ -226,13 +227,55 @@ async function listTools(endpoint, accessToken) {
   }
 }
 
+const PASSWORD = 'a password typed in chromium';
+
+/**
+ * Signs in as a person would on a fresh Catwalk: with the admin's API token first, sets a
+ * password, which signs the browser out, then signs in with username and password.
+ */
+async function signIn(page, opts) {
+  const shown = {};
+  await page.locator('#signin-section').waitFor({ state: 'visible', timeout: STEP_MS });
+  check(!(await page.locator('#deploy-section').isVisible()), 'the deploy form shows before signing in');
+  await page.locator('#signin-token').fill(opts.token, { timeout: STEP_MS });
+  await page.locator('#signin-with-token').click();
+  await page.locator('#account-section').waitFor({ state: 'visible', timeout: STEP_MS });
+  shown.signedInAs = (await page.locator('#account-user').textContent())?.trim();
+  check(shown.signedInAs === 'admin', `signed in as ${shown.signedInAs}, not admin`);
+  // The session cookie is HttpOnly: the page's scripts cannot read it.
+  shown.cookieVisibleToScripts = await page.evaluate(() => document.cookie.includes('catwalk_session'));
+  check(!shown.cookieVisibleToScripts, 'the session cookie is readable by scripts');
+  // A write with the cookie but without the CSRF token is refused.
+  shown.writeWithoutCsrf = await page.evaluate(async () => (await fetch('api/tokens', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'forged' }),
+  })).status);
+  check(shown.writeWithoutCsrf === 403, `a write without the CSRF token got HTTP ${shown.writeWithoutCsrf}`);
+
+  await page.locator('#password-details summary').click();
+  await page.locator('#new-password').fill(PASSWORD);
+  await page.locator('#set-password').click();
+  await page.locator('#signin-note').waitFor({ state: 'visible', timeout: STEP_MS });
+  await page.locator('#signin-username').fill('admin');
+  await page.locator('#signin-password').fill(`${PASSWORD} (wrong)`);
+  await page.locator('#signin').click();
+  await page.locator('#error').waitFor({ state: 'visible', timeout: STEP_MS });
+  shown.wrongPasswordError = await errorText(page);
+  check(/wrong username or password/.test(shown.wrongPasswordError),
+    `a wrong password showed: ${shown.wrongPasswordError}`);
+  await page.locator('#signin-password').fill(PASSWORD);
+  await page.locator('#signin').click();
+  await page.locator('#deploy-section').waitFor({ state: 'visible', timeout: STEP_MS });
+  shown.signedInWithPassword = true;
+  return shown;
+}
+
 async function run(opts, page) {
   const shown = {};
   const apiSpec = await api(opts, 'POST', 'api/analyze', { source: opts.source, introspect: true });
 
   await page.goto(`${opts.url}/`, { timeout: STEP_MS });
-  await page.locator('#token').fill(opts.token, { timeout: STEP_MS });
-  await page.locator('#token').press('Tab');
+  Object.assign(shown, await signIn(page, opts));
   await page.locator('#source').fill(opts.source, { timeout: STEP_MS });
   await page.locator('#analyze').click({ timeout: STEP_MS });
   if (await firstVisible(page, ['#env-form', '#error'], ANALYZE_MS) === 1) {

@@ -24,11 +24,13 @@
 //! session's `initialize` is then answered from that result. The bridge knows nothing about HTTP:
 //! the gateway turns sessions into HTTP streams.
 
+mod audit;
 mod route;
 mod session;
 mod subscriptions;
 mod timeout;
 
+pub use audit::{CallObserver, CallOutcome, FinishedCall};
 pub use session::Session;
 pub use timeout::REQUEST_TIMEOUT;
 
@@ -106,7 +108,7 @@ struct Inner {
     /// A copy of `State::status` that can be waited on. Written only under the state lock.
     status: watch::Sender<Status>,
     /// See [`Upstream::set_call_timeout`].
-    call_timeout: Mutex<Option<Duration>>,
+    call_timeout: watch::Sender<Option<Duration>>,
     /// How many sessions are open (see [`Upstream::sessions_gone`]).
     session_count: watch::Sender<usize>,
     /// How many requests wait for a process that is not running (see [`Upstream::demanded`]).
@@ -167,6 +169,23 @@ struct Pending {
     last_activity: std::time::Instant,
     /// For a `resources/subscribe` that the server must confirm: the resource.
     subscribing: Option<String>,
+    /// For an observed `tools/call`: its record for the audit trail.
+    audit: Option<audit::CallAudit>,
+}
+
+impl Pending {
+    /// Hands the client its answer, under the client's own id; an observed call is recorded
+    /// after the answer is on its way.
+    fn finish(self, mut answer: Message) {
+        answer.id = Some(self.client_id);
+        let observed = self
+            .audit
+            .map(|audit| (audit::CallAudit::outcome_of(&answer), audit));
+        self.reply.deliver(answer);
+        if let Some((outcome, audit)) = observed {
+            audit.ended(outcome);
+        }
+    }
 }
 
 enum Reply {
@@ -290,12 +309,15 @@ impl Upstream {
                 to_server: Mutex::new(to_server),
                 state: Mutex::new(state),
                 status: watch::channel(Status::default()).0,
-                call_timeout: Mutex::new(None),
+                call_timeout: watch::Sender::new(None),
                 session_count: watch::channel(0).0,
                 waiting: watch::channel(0).0,
             }),
         };
-        tokio::spawn(timeout::sweep(Arc::downgrade(&upstream.inner)));
+        tokio::spawn(timeout::sweep(
+            Arc::downgrade(&upstream.inner),
+            upstream.inner.call_timeout.subscribe(),
+        ));
         upstream
     }
 
@@ -431,6 +453,7 @@ impl Upstream {
                     session: None,
                     client_id: Id::Number(id),
                     reply: Reply::Internal(tx),
+                    audit: None,
                     progress_token: None,
                     last_activity: std::time::Instant::now(),
                     subscribing: None,
@@ -487,6 +510,7 @@ impl Upstream {
             id,
             upstream: self.clone(),
             standalone: Arc::new(tokio::sync::Mutex::new(rx)),
+            observer: None,
         }
     }
 
@@ -497,19 +521,11 @@ impl Upstream {
     /// Answers (with [`REQUEST_TIMEOUT`]) and cancels client requests that get neither an answer
     /// nor progress for this long. `None` (the default): calls may take as long as they take.
     pub fn set_call_timeout(&self, limit: Option<Duration>) {
-        *self
-            .inner
-            .call_timeout
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = limit;
+        self.inner.call_timeout.send_replace(limit);
     }
 
     fn call_timeout(&self) -> Option<Duration> {
-        *self
-            .inner
-            .call_timeout
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        *self.inner.call_timeout.borrow()
     }
 
     /// Resolves once a session has been opened and every session has closed again (a process
@@ -629,11 +645,11 @@ impl Drop for Waiting<'_> {
 fn fail(pending: HashMap<i64, Pending>, reason: &str) {
     for (_, pending) in pending {
         let error = Message::error(
-            Some(pending.client_id),
+            None,
             codes::SERVER_UNAVAILABLE,
             &format!("the MCP server exited before answering: {reason}"),
         );
-        pending.reply.deliver(error);
+        pending.finish(error);
     }
 }
 

@@ -30,7 +30,7 @@ pub(crate) async fn read_loop(
     upstream.interrupt(generation, "the server closed its output");
 }
 
-fn route_response(upstream: &Upstream, mut message: Message) {
+fn route_response(upstream: &Upstream, message: Message) {
     let Some(Id::Number(id)) = message.id else {
         tracing::warn!("the server answered a request Catwalk never sent");
         return;
@@ -46,8 +46,7 @@ fn route_response(upstream: &Upstream, mut message: Message) {
         state.subscriptions.unsubscribe(uri, session);
     }
     drop(state);
-    message.id = Some(pending.client_id);
-    pending.reply.deliver(message);
+    pending.finish(message);
 }
 
 fn route_notification(upstream: &Upstream, mut message: Message) {

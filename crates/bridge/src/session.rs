@@ -9,8 +9,10 @@ use catwalk_protocol::{Id, Message, codes, raw};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::audit::CallAudit;
 use crate::{
-    Pending, REQUEST_QUEUE, RESTART_PATIENCE, Reply, Status, Upstream, route, subscriptions,
+    CallObserver, Pending, REQUEST_QUEUE, RESTART_PATIENCE, Reply, Status, Upstream, route,
+    subscriptions,
 };
 
 /// One client session on a shared upstream.
@@ -18,9 +20,16 @@ pub struct Session {
     pub(crate) id: u64,
     pub(crate) upstream: Upstream,
     pub(crate) standalone: Arc<tokio::sync::Mutex<mpsc::Receiver<Message>>>,
+    /// Told about every `tools/call` of this session when it ends (the audit trail).
+    pub(crate) observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl Session {
+    /// Reports this session's tool calls to `observer` from now on.
+    pub fn observe(&mut self, observer: Arc<dyn CallObserver>) {
+        self.observer = Some(observer);
+    }
+
     /// Forwards a client request. The returned stream yields the messages related to it (progress
     /// notifications, server-to-client requests) and ends with its response.
     pub async fn request(&self, message: Message) -> mpsc::Receiver<Message> {
@@ -42,6 +51,9 @@ impl Session {
                     codes::SERVER_UNAVAILABLE,
                     &format!("the MCP server is not running: {reason}"),
                 );
+                if let Some(audit) = CallAudit::of(self.observer.as_ref(), &message) {
+                    audit.ended(CallAudit::outcome_of(&error));
+                }
                 let _ = tx.try_send(error);
                 return rx;
             }
@@ -66,6 +78,7 @@ impl Session {
                     subscribing: (message.method.as_deref() == Some("resources/subscribe"))
                         .then(|| message.param::<String>("uri"))
                         .flatten(),
+                    audit: CallAudit::of(self.observer.as_ref(), &message),
                 },
             );
             break (id, progress_token);

@@ -808,3 +808,113 @@ async fn a_dormant_upstream_answers_initialize_and_wakes_on_the_first_request() 
     let (answer, ()) = tokio::join!(waiting, wake);
     assert!(answer.error.is_none(), "{answer:?}");
 }
+
+/// Collects what the audit trail would be told.
+#[derive(Default)]
+struct Recorder {
+    arguments: bool,
+    calls: Mutex<Vec<FinishedCall>>,
+}
+
+impl CallObserver for Recorder {
+    fn wants_arguments(&self) -> bool {
+        self.arguments
+    }
+    fn finished(&self, call: FinishedCall) {
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+#[tokio::test]
+async fn observed_tool_calls_are_recorded_with_how_they_ended() {
+    let (upstream, mut server) = started().await;
+    let recorder = Arc::new(Recorder {
+        arguments: true,
+        ..Recorder::default()
+    });
+    let mut session = upstream.open_session();
+    session.observe(recorder.clone());
+    let unobserved = upstream.open_session();
+    let call = |id: i64, tool: &str| {
+        request(
+            id.into(),
+            "tools/call",
+            serde_json::json!({"name": tool, "arguments": {"q": id}}),
+        )
+    };
+
+    // Answered, a tool error, a JSON-RPC error; other methods and other sessions are not observed.
+    for (id, result) in [
+        (1, serde_json::json!({"result": {"content": []}})),
+        (
+            2,
+            serde_json::json!({"result": {"content": [], "isError": true}}),
+        ),
+        (
+            3,
+            serde_json::json!({"error": {"code": -32602, "message": "no such tool"}}),
+        ),
+    ] {
+        let mut answers = session.request(call(id, "search")).await;
+        let sent = server.next().await;
+        let mut reply = serde_json::json!({"jsonrpc": "2.0", "id": sent.id});
+        reply
+            .as_object_mut()
+            .unwrap()
+            .extend(result.as_object().unwrap().clone());
+        server.say(reply).await;
+        let answer = next(&mut answers).await;
+        assert_eq!(answer.id, Some(Id::Number(id)), "the client's own id");
+    }
+    let mut listed = session
+        .request(request(4.into(), "tools/list", serde_json::json!({})))
+        .await;
+    let sent = server.next().await;
+    server
+        .say(serde_json::json!({"jsonrpc": "2.0", "id": sent.id, "result": {"tools": []}}))
+        .await;
+    next(&mut listed).await;
+    let mut other = unobserved.request(call(5, "search")).await;
+    let sent = server.next().await;
+    server
+        .say(serde_json::json!({"jsonrpc": "2.0", "id": sent.id, "result": {}}))
+        .await;
+    next(&mut other).await;
+
+    // One the client abandons (its session goes), one the crash of the server ends.
+    let _abandoned = session.request(call(6, "slow")).await;
+    server.next().await;
+    let mut second = upstream.open_session();
+    second.observe(recorder.clone());
+    drop(session);
+    let mut crashed = second.request(call(7, "slow")).await;
+    server.next().await;
+    drop(server);
+    let answer = next(&mut crashed).await;
+    assert!(answer.error.is_some());
+
+    let calls = recorder.calls.lock().unwrap();
+    let outcomes: Vec<(&str, &CallOutcome)> = calls
+        .iter()
+        .map(|c| (c.tool.as_str(), &c.outcome))
+        .collect();
+    assert_eq!(outcomes.len(), 5, "{calls:?}");
+    assert_eq!(outcomes[0], ("search", &CallOutcome::Ok));
+    assert_eq!(outcomes[1], ("search", &CallOutcome::ToolError));
+    assert_eq!(
+        outcomes[2],
+        (
+            "search",
+            &CallOutcome::Error {
+                code: -32602,
+                message: "no such tool".into()
+            }
+        )
+    );
+    assert_eq!(outcomes[3], ("slow", &CallOutcome::Abandoned));
+    assert!(
+        matches!(outcomes[4], ("slow", CallOutcome::Error { code, .. }) if *code == codes::SERVER_UNAVAILABLE),
+        "{calls:?}"
+    );
+    assert_eq!(calls[0].arguments.as_ref().unwrap().get(), r#"{"q":1}"#);
+}

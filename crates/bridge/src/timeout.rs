@@ -7,16 +7,24 @@ use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use catwalk_protocol::{Id, Message, raw};
+use tokio::sync::watch;
 
 use crate::{Inner, Upstream};
 
 /// JSON-RPC error code for a request that timed out (as the MCP SDKs use it).
 pub const REQUEST_TIMEOUT: i64 = -32001;
 
-/// Checks the requests in flight now and then, until the upstream is gone.
-pub(crate) async fn sweep(upstream: Weak<Inner>) {
+/// Checks the requests in flight now and then while the deployment has a call timeout, until
+/// the upstream is gone. Without one it sleeps until one is set: thousands of idle or sleeping
+/// deployments must not each wake twice a second.
+pub(crate) async fn sweep(upstream: Weak<Inner>, mut limits: watch::Receiver<Option<Duration>>) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Ends (Err) when the upstream, which holds the sender, is dropped.
+        if limits.wait_for(Option::is_some).await.is_err() {
+            return;
+        }
         tick.tick().await;
         let Some(inner) = upstream.upgrade() else {
             return;
@@ -53,11 +61,7 @@ pub(crate) async fn sweep(upstream: Weak<Inner>) {
                     Some(raw(&cancel)),
                 ))
                 .await;
-            pending.reply.deliver(Message::error(
-                Some(pending.client_id),
-                REQUEST_TIMEOUT,
-                &reason,
-            ));
+            pending.finish(Message::error(None, REQUEST_TIMEOUT, &reason));
         }
     }
 }

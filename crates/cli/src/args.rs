@@ -34,7 +34,8 @@ pub struct GlobalArgs {
     )]
     pub server: Option<String>,
 
-    /// Admin token [env: CATWALK_TOKEN] [default: read from <data-dir>/admin-token]
+    /// API token [env: CATWALK_TOKEN] [default: the one `catwalk login` stored for the server,
+    /// else <data-dir>/admin-token]
     #[arg(
         long,
         global = true,
@@ -85,6 +86,20 @@ pub enum Command {
     Token(TokenArgs),
     /// Manage the vault that encrypts every stored secret
     Vault(VaultArgs),
+    /// Show the audit trail: tool calls of your deployments and changes you made
+    Audit(AuditArgs),
+    /// Sign in with a username and password; stores an API token for the other commands
+    Login(LoginArgs),
+    /// Revoke the token `catwalk login` stored, and forget it
+    Logout,
+    /// Show who the CLI acts as
+    Whoami,
+    /// Set your password
+    Passwd(PasswordArgs),
+    /// Manage users (admins only)
+    User(UserArgs),
+    /// Manage your API tokens (for scripts and other machines)
+    ApiToken(ApiTokenArgs),
     /// Choose who may use a deployment's endpoint: `public` (anyone with the URL) or `token`
     /// (only with its access token, the default)
     Access(AccessArgs),
@@ -142,6 +157,11 @@ pub struct ServeArgs {
     /// [env: CATWALK_MAX_REQUEST_BYTES] [default: 4194304]
     #[arg(long, value_name = "BYTES")]
     pub max_request_bytes: Option<usize>,
+
+    /// REST API requests per minute each API token (or browser session) may send (429 with
+    /// Retry-After beyond); 0 for no limit [env: CATWALK_RATE_LIMIT_API] [default: 600]
+    #[arg(long, value_name = "N")]
+    pub rate_limit_api: Option<u32>,
 
     /// An LLM that helps the analyzer fill what the evidence leaves empty (descriptions,
     /// defaults), never required: openai (any OpenAI-compatible API) or anthropic; its key is
@@ -205,6 +225,11 @@ pub struct DeployArgs {
     /// Cut the server off the network entirely (for servers that need none)
     #[arg(long)]
     pub no_network: bool,
+
+    /// Record the arguments of tool calls in the audit trail (off by default: they may hold
+    /// personal data); `catwalk audit NAME --record-arguments off` turns it off again
+    #[arg(long)]
+    pub audit_arguments: bool,
 
     /// Memory limit in MiB; a server that exceeds it is stopped and reported as such
     #[arg(long, value_name = "MIB")]
@@ -313,10 +338,37 @@ pub struct TokenArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Make a new access token; the old one stops working at once
+    /// Replace an access token with a new one; the old one stops working at once
     Rotate {
         /// Deployment name
         name: String,
+        /// Which of its tokens
+        #[arg(
+            long = "token-name",
+            default_value = "default",
+            value_name = "TOKEN_NAME"
+        )]
+        token_name: String,
+    },
+    /// Give a deployment one more access token, e.g. one per client or person
+    New {
+        /// Deployment name
+        name: String,
+        /// A name for the token (letters, digits, '-', '_', '.')
+        #[arg(value_name = "TOKEN_NAME")]
+        token_name: String,
+    },
+    /// List a deployment's access tokens (their names and ids, never the tokens)
+    Ls {
+        /// Deployment name
+        name: String,
+    },
+    /// Revoke one of a deployment's access tokens; its clients' sessions end
+    Revoke {
+        /// Deployment name
+        name: String,
+        /// The token's id (from `catwalk token ls`)
+        id: String,
     },
 }
 
@@ -333,4 +385,93 @@ pub struct AccessArgs {
 pub enum AccessMode {
     Public,
     Token,
+}
+
+/// Where a password comes from: a prompt on the terminal, or the first line of stdin.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Read the password from the first line of stdin instead of prompting
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Username (prompted for when missing)
+    #[arg(long, short)]
+    pub username: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    pub action: UserCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List users
+    Ls,
+    /// Add a user (a member unless --admin); with --password-stdin, also their password
+    Add {
+        username: String,
+        #[arg(long)]
+        admin: bool,
+        /// Read the new user's password from stdin (without it, they have none yet)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Make a user an admin or a member
+    Role {
+        username: String,
+        #[arg(value_parser = ["admin", "member"])]
+        role: String,
+    },
+    /// Remove a user (once they own no deployment)
+    Rm { username: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ApiTokenArgs {
+    #[command(subcommand)]
+    pub action: ApiTokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// List your API tokens
+    Ls,
+    /// Make a new API token (printed once)
+    New {
+        /// What the token is for, e.g. the machine or script using it
+        name: String,
+        /// Allow only reading (GET requests)
+        #[arg(long)]
+        read_only: bool,
+        /// Days until the token stops working [default: never]
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
+    /// Revoke an API token by its id (from `catwalk api-token ls`)
+    Revoke { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this deployment's rows
+    pub name: Option<String>,
+    /// The instance's trail: admin actions on users and the vault (admins only)
+    #[arg(long, conflicts_with = "name")]
+    pub instance: bool,
+    /// Rows after this id (to page on)
+    #[arg(long, default_value_t = 0, value_name = "ID")]
+    pub after: i64,
+    /// Rows at most
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub limit: u32,
+    /// Turn the recording of tool call arguments for the deployment on or off (needs NAME)
+    #[arg(long, value_name = "on|off", requires = "name", value_parser = ["on", "off"])]
+    pub record_arguments: Option<String>,
 }

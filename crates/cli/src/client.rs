@@ -49,8 +49,8 @@ impl ClientError {
                     .to_owned(),
             ),
             ClientError::Unauthorized { .. } => Some(
-                "the admin token is in <data-dir>/admin-token on the server's machine; pass it \
-                 with --token or CATWALK_TOKEN"
+                "run `catwalk login`, or pass an API token with --token or CATWALK_TOKEN (the \
+                 admin's is in <data-dir>/admin-token on the server's machine)"
                     .to_owned(),
             ),
             _ => None,
@@ -180,13 +180,27 @@ impl ApiClient {
         self.call(Method::PATCH, &path, &[], Some(change)).await
     }
 
-    pub async fn rotate_vault_key(&self) -> Result<Value, ClientError> {
-        self.call(Method::POST, &["vault", "rotate"], &[], None)
-            .await
+    /// `GET /api/<segments...>?<query>`.
+    pub async fn get(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<Value, ClientError> {
+        self.call(Method::GET, segments, query, None).await
     }
 
-    pub async fn rotate_token(&self, name: &str) -> Result<Value, ClientError> {
-        self.call(Method::POST, &["deployments", name, "token"], &[], None)
+    /// Any other API route: `METHOD /api/<segments...>` with an optional JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        self.call(method, segments, &[], body).await
+    }
+
+    pub async fn rotate_vault_key(&self) -> Result<Value, ClientError> {
+        self.call(Method::POST, &["vault", "rotate"], &[], None)
             .await
     }
 

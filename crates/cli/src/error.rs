@@ -62,8 +62,8 @@ impl CliError {
         match self {
             CliError::Client(client_error) => client_error.hint(),
             CliError::MissingToken(_) => Some(
-                "pass --token TOKEN or set CATWALK_TOKEN, or start the server with `catwalk serve` \
-                 (it writes the token file on first start)"
+                "run `catwalk login`, pass --token TOKEN or set CATWALK_TOKEN; on the server's \
+                 machine the admin's token is in <data-dir>/admin-token (written at first start)"
                     .to_owned(),
             ),
             _ => None,

@@ -13,6 +13,7 @@ pub mod client;
 pub mod commands;
 pub mod env_input;
 pub mod error;
+pub mod logins;
 pub mod output;
 pub mod settings;
 pub mod spec_view;
@@ -23,7 +24,8 @@ use clap::Parser;
 
 pub use error::{CliError, ExitStatus};
 
-use args::{Cli, Command, TokenCommand, VaultCommand};
+use args::{Cli, Command, VaultCommand};
+
 use settings::Environment;
 
 /// Parses `args` (program name first), runs the command and returns how the process should exit.
@@ -115,11 +117,40 @@ async fn run(cli: Cli, environment: &Environment) -> Result<ExitStatus, CliError
                 commands::vault::rotate(&client, global.json).await
             }
         },
-        Command::Token(token_args) => match &token_args.action {
-            TokenCommand::Rotate { name } => {
-                let client = settings::ClientSettings::resolve(global, environment)?.client()?;
-                commands::token::rotate(&client, name, global.json).await
-            }
-        },
+        Command::Audit(audit_args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::audit::run(&client, audit_args, global.json).await
+        }
+        Command::Login(login_args) => {
+            let client = settings::ClientSettings::anonymous(global, environment)?;
+            let username = login_args.username.as_deref();
+            let stdin = login_args.password.password_stdin;
+            let config = environment.config_dir();
+            commands::account::login(&client, config, username, stdin, global.json).await
+        }
+        Command::Logout => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::account::logout(&client, environment.config_dir(), global.json).await
+        }
+        Command::Whoami => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::account::whoami(&client, global.json).await
+        }
+        Command::Passwd(args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::account::passwd(&client, args.password_stdin, global.json).await
+        }
+        Command::User(args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::account::user(&client, &args.action, global.json).await
+        }
+        Command::ApiToken(args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::account::api_token(&client, &args.action, global.json).await
+        }
+        Command::Token(token_args) => {
+            let client = settings::ClientSettings::resolve(global, environment)?.client()?;
+            commands::token::run(&client, &token_args.action, global.json).await
+        }
     }
 }

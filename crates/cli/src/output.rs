@@ -22,6 +22,27 @@ pub fn print_out(text: &str) -> std::io::Result<()> {
     stdout.flush()
 }
 
+/// A JSON value as a table cell: strings as they are, null as nothing, the rest as JSON.
+pub fn cell(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// [`table`] of a JSON array (anything else: no rows), one row per element.
+pub fn json_table(header: &[&str], rows: &Value, row: impl Fn(&Value) -> Vec<String>) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(row)
+        .collect();
+    table(header, &rows)
+}
+
 /// Renders rows as left-aligned columns separated by two spaces; the last column is not padded
 /// so lines carry no trailing blanks.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {

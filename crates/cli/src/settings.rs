@@ -20,8 +20,10 @@ use crate::error::CliError;
 pub mod vars {
     /// Base URL of the Catwalk server the client commands talk to.
     pub const CATWALK_URL: &str = "CATWALK_URL";
-    /// Admin token for the client commands.
+    /// API token for the client commands.
     pub const CATWALK_TOKEN: &str = "CATWALK_TOKEN";
+    /// Where `catwalk login` keeps its tokens.
+    pub const CATWALK_CONFIG_DIR: &str = "CATWALK_CONFIG_DIR";
     /// Data directory (server state; also where the client finds the admin token).
     pub const CATWALK_DATA_DIR: &str = "CATWALK_DATA_DIR";
     /// Address `catwalk serve` listens on.
@@ -39,6 +41,8 @@ pub mod vars {
     /// Requests per minute per token and per deployment on the MCP endpoints (0: no limit).
     pub const CATWALK_RATE_LIMIT_PER_TOKEN: &str = "CATWALK_RATE_LIMIT_PER_TOKEN";
     pub const CATWALK_RATE_LIMIT_PER_DEPLOYMENT: &str = "CATWALK_RATE_LIMIT_PER_DEPLOYMENT";
+    /// REST API requests per minute per API token or browser session (0: no limit).
+    pub const CATWALK_RATE_LIMIT_API: &str = "CATWALK_RATE_LIMIT_API";
     /// The largest request body the MCP endpoints accept, in bytes.
     pub const CATWALK_MAX_REQUEST_BYTES: &str = "CATWALK_MAX_REQUEST_BYTES";
     /// The optional LLM that helps analyses (the key only from the environment).
@@ -57,6 +61,8 @@ pub struct Environment {
     vars: HashMap<String, String>,
     /// Where the data directory is when neither flag nor variable says: `<data_dir()>/catwalk`.
     default_data_dir: Option<PathBuf>,
+    /// Where `catwalk login` keeps tokens when `CATWALK_CONFIG_DIR` does not say.
+    default_config_dir: Option<PathBuf>,
 }
 
 impl Environment {
@@ -69,6 +75,7 @@ impl Environment {
         Environment {
             vars,
             default_data_dir: dirs::data_dir().map(|dir| dir.join("catwalk")),
+            default_config_dir: dirs::config_dir().map(|dir| dir.join("catwalk")),
         }
     }
 
@@ -86,7 +93,16 @@ impl Environment {
                 .map(|(key, value)| (key.into(), value.into()))
                 .collect(),
             default_data_dir,
+            default_config_dir: None,
         }
+    }
+
+    /// Where `catwalk login` keeps its tokens: `CATWALK_CONFIG_DIR`, else
+    /// `$XDG_CONFIG_HOME/catwalk` (`~/.config/catwalk`).
+    pub fn config_dir(&self) -> Option<PathBuf> {
+        self.var(vars::CATWALK_CONFIG_DIR)
+            .map(PathBuf::from)
+            .or_else(|| self.default_config_dir.clone())
     }
 
     /// The variable's value; set-but-empty counts as unset, as most tools treat it.
@@ -126,18 +142,24 @@ pub struct ClientSettings {
 
 impl ClientSettings {
     pub fn resolve(global: &GlobalArgs, environment: &Environment) -> Result<Self, CliError> {
-        let server_text = flag_or_var(global.server.as_deref(), environment, vars::CATWALK_URL)
-            .unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned());
-        let server = parse_server_url(&server_text)?;
-        let token = match flag_or_var(global.token.as_deref(), environment, vars::CATWALK_TOKEN) {
+        let server = server_url(global, environment)?;
+        // Flag, variable, `catwalk login`'s token for this server, then the admin-token file
+        // of a Catwalk on this machine.
+        let mut token = flag_or_var(global.token.as_deref(), environment, vars::CATWALK_TOKEN);
+        if token.is_none()
+            && let Some(config_dir) = environment.config_dir()
+        {
+            token = crate::logins::token_for(&config_dir, &server)?;
+        }
+        let token = match token {
             Some(token) => token,
             None => {
                 let data_dir = environment
                     .data_dir(global.data_dir.as_deref())
                     .ok_or_else(|| {
                         CliError::MissingToken(
-                            "no admin token given, and no data directory to read it from (no \
-                             home directory)"
+                            "no API token given, and no data directory to read the admin's \
+                             from (no home directory)"
                                 .to_owned(),
                         )
                     })?;
@@ -147,9 +169,27 @@ impl ClientSettings {
         Ok(ClientSettings { server, token })
     }
 
+    /// A client without a token, for signing in.
+    pub fn anonymous(
+        global: &GlobalArgs,
+        environment: &Environment,
+    ) -> Result<ApiClient, CliError> {
+        Ok(ApiClient::new(
+            server_url(global, environment)?,
+            String::new(),
+        )?)
+    }
+
     pub fn client(&self) -> Result<ApiClient, CliError> {
         Ok(ApiClient::new(self.server.clone(), self.token.clone())?)
     }
+}
+
+/// The server the client commands talk to: `--server`, `CATWALK_URL`, or the default.
+fn server_url(global: &GlobalArgs, environment: &Environment) -> Result<Url, CliError> {
+    let text = flag_or_var(global.server.as_deref(), environment, vars::CATWALK_URL)
+        .unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned());
+    parse_server_url(&text)
 }
 
 /// Accepts `http(s)://host[:port][/prefix]`, and a bare `host:port` as shorthand for http.
@@ -214,6 +254,7 @@ pub struct ServeSettings {
     pub allow_unsandboxed: bool,
     pub rate_limits: catwalk_server::RateLimits,
     pub max_request_bytes: usize,
+    pub api_rate_limit: Option<NonZeroU32>,
     pub llm: Option<catwalk_analyze::assist::AssistConfig>,
 }
 
@@ -302,6 +343,13 @@ impl ServeSettings {
                 }
                 bytes => bytes,
             },
+            api_rate_limit: NonZeroU32::new(number(
+                args.rate_limit_api,
+                environment,
+                vars::CATWALK_RATE_LIMIT_API,
+                catwalk_server::DEFAULT_API_RATE_LIMIT,
+                "a number of requests per minute (0 for no limit)",
+            )?),
             llm: catwalk_analyze::assist::AssistConfig::from_parts(
                 flag_or_var(
                     args.llm_provider.as_deref(),
@@ -339,6 +387,7 @@ impl ServeSettings {
             allow_unsandboxed: self.allow_unsandboxed,
             rate_limits: self.rate_limits,
             max_request_bytes: self.max_request_bytes,
+            api_rate_limit: self.api_rate_limit,
             llm: self.llm,
         }
     }
@@ -408,6 +457,7 @@ pub struct DeploySettings {
     pub process_per_session: bool,
     pub sleep_after: Option<u64>,
     pub network: bool,
+    pub audit_arguments: bool,
     pub limits: serde_json::Value,
     pub wait: bool,
     pub timeout: Duration,
@@ -426,6 +476,7 @@ impl DeploySettings {
             process_per_session: args.process_per_session,
             sleep_after: args.sleep_after,
             network: !args.no_network,
+            audit_arguments: args.audit_arguments,
             limits: serde_json::json!({
                 "memory_mib": args.memory,
                 "processes": args.max_processes,

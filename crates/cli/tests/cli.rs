@@ -14,6 +14,8 @@ fn catwalk(args: &[&str], data_dir: &std::path::Path) -> Output {
         .env_remove("DATABASE_URL")
         .env_remove("CATWALK_PUBLIC_URL")
         .env("CATWALK_DATA_DIR", data_dir)
+        // Never the logins of whoever runs the tests.
+        .env("CATWALK_CONFIG_DIR", data_dir.join("config"))
         .output()
         .expect("the catwalk binary runs")
 }
@@ -163,7 +165,7 @@ fn a_missing_admin_token_exits_four_and_says_what_to_do() {
         "{message}"
     );
     assert!(message.contains("--token"), "{message}");
-    assert!(message.contains("catwalk serve"), "{message}");
+    assert!(message.contains("catwalk login"), "{message}");
 }
 
 #[test]

@@ -84,7 +84,10 @@ pub async fn open(
         Ok(upstream) => upstream,
         Err(refusal) => return crate::streamable::refused(refusal, &name),
     };
-    let bridge = upstream.open_session();
+    let mut bridge = upstream.open_session();
+    if let Some(observer) = gateway.resolver.call_observer(&name, &access.principal) {
+        bridge.observe(observer);
+    }
     let standalone = bridge
         .try_standalone()
         .expect("a new session's stream is free");

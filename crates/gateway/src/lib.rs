@@ -28,7 +28,7 @@ use futures::future::BoxFuture;
 use serde_json::value::RawValue;
 
 pub use guard::{Guard, check as guard};
-pub use limits::RateLimits;
+pub use limits::{Budget, RateLimits};
 pub use sessions::Sessions;
 
 /// The path of a deployment's MCP endpoint, relative to Catwalk's base URL.
@@ -58,6 +58,17 @@ pub trait Resolver: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Upstream, Refusal>> {
         let _ = (deployment, client_params);
         Box::pin(async move { Ok(access.upstream.clone()) })
+    }
+
+    /// Who is told about the tool calls of a new client session of `principal` on `deployment`
+    /// (the audit trail); `None`: nobody.
+    fn call_observer(
+        &self,
+        deployment: &str,
+        principal: &str,
+    ) -> Option<std::sync::Arc<dyn catwalk_bridge::CallObserver>> {
+        let _ = (deployment, principal);
+        None
     }
 }
 

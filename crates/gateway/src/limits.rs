@@ -35,10 +35,38 @@ impl Default for RateLimits {
 
 type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
-pub(crate) struct Limiter {
-    tokens: Option<Keyed>,
-    deployments: Option<Keyed>,
+/// A budget of requests per minute for each key (a token, a user, a deployment), refilling
+/// steadily with bursts of up to a minute's worth. Also used by the REST API and sign-in.
+pub struct Budget {
+    limiter: Keyed,
     clock: DefaultClock,
+}
+
+impl Budget {
+    pub fn per_minute(per_minute: NonZeroU32) -> Budget {
+        Budget {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts one request for `key`; when its budget is spent, how long until the next fits.
+    pub fn check(&self, key: &str) -> Result<(), Duration> {
+        self.limiter
+            .check_key(&key.to_string())
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Forgets keys whose budget is full again, so memory follows the active clients.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+pub(crate) struct Limiter {
+    tokens: Option<Budget>,
+    deployments: Option<Budget>,
 }
 
 /// Which budget a refused request exhausted, and when to come back.
@@ -50,38 +78,37 @@ pub(crate) struct Exhausted {
 
 impl Limiter {
     pub(crate) fn new(limits: RateLimits) -> Limiter {
-        let keyed = |per_minute: Option<NonZeroU32>| {
-            per_minute.map(|n| RateLimiter::keyed(Quota::per_minute(n)))
-        };
         Limiter {
-            tokens: keyed(limits.per_token),
-            deployments: keyed(limits.per_deployment),
-            clock: DefaultClock::default(),
+            tokens: limits.per_token.map(Budget::per_minute),
+            deployments: limits.per_deployment.map(Budget::per_minute),
         }
     }
 
     /// Counts one request of `principal` to `deployment`.
     pub(crate) fn check(&self, deployment: &str, principal: &str) -> Result<(), Exhausted> {
-        let over = |limiter: &Keyed, key: String, budget| {
-            limiter.check_key(&key).map_err(|not_until| Exhausted {
-                budget,
-                retry_after: not_until.wait_time_from(self.clock.now()),
+        let over = |budget: &Budget, key: &str, name| {
+            budget.check(key).map_err(|retry_after| Exhausted {
+                budget: name,
+                retry_after,
             })
         };
         if let Some(tokens) = &self.tokens {
-            over(tokens, format!("{deployment}\n{principal}"), "this token's")?;
+            over(
+                tokens,
+                &format!("{deployment}\n{principal}"),
+                "this token's",
+            )?;
         }
         if let Some(deployments) = &self.deployments {
-            over(deployments, deployment.to_string(), "this deployment's")?;
+            over(deployments, deployment, "this deployment's")?;
         }
         Ok(())
     }
 
     /// Forgets keys whose budget is full again, so memory follows the active clients.
     pub(crate) fn forget_idle(&self) {
-        for limiter in [&self.tokens, &self.deployments].into_iter().flatten() {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+        for budget in [&self.tokens, &self.deployments].into_iter().flatten() {
+            budget.forget_idle();
         }
     }
 }

@@ -263,7 +263,10 @@ async fn initialize(gateway: &Gateway, name: &str, access: Access, message: Mess
         Ok(upstream) => upstream,
         Err(refusal) => return refused(refusal, name),
     };
-    let bridge = upstream.open_session();
+    let mut bridge = upstream.open_session();
+    if let Some(observer) = gateway.resolver.call_observer(name, &access.principal) {
+        bridge.observe(observer);
+    }
     let mut answer = bridge.request(message).await;
     let Some(response) = answer.recv().await else {
         return reply::json(&Message::error(

@@ -12,15 +12,17 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
+use crate::audit::{Audit, SessionCalls};
 use catwalk_analyze::assist::AssistConfig;
 use catwalk_analyze::{Analyzer, Introspection, ServerSpec, ToolInfo};
 use catwalk_bridge::Upstream;
 use catwalk_gateway::Gateway;
 use catwalk_runtime::{ExitInfo, Installer, Instance, LogSink};
-use catwalk_store::{Deployment, NewDeployment, Store, StoreError};
+use catwalk_store::{Deployment, DeploymentToken, NewDeployment, Store, StoreError, TokenHash};
 use catwalk_vault::{Redactor, Vault};
 
 use crate::keys::{Keys, RotateError, Rotation};
@@ -64,6 +66,7 @@ pub struct Deployments {
     isolation: Arc<Isolation>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) log_feed: LogFeed,
+    pub(crate) audit: Arc<Audit>,
 }
 
 /// What the supervisor of one deployment works with.
@@ -80,8 +83,12 @@ struct Supervised<'a> {
 struct Live {
     /// Tells a launch apart from a later launch of a deployment with the same name.
     epoch: u64,
-    token_hash: String,
+    /// Its access tokens' names and hashes, checked on every request without the store.
+    token_hashes: Vec<TokenHash>,
     public: bool,
+    owner_id: Option<String>,
+    /// The deployment's "record tool call arguments" switch, read by its sessions' observers.
+    audit_arguments: Arc<AtomicBool>,
     state: LiveState,
 }
 
@@ -92,6 +99,8 @@ enum LiveState {
         stop: oneshot::Sender<oneshot::Sender<()>>,
         /// For a deployment with a process per session: how to start one.
         per_session: Option<Arc<Template>>,
+        /// Its secret values, kept out of what is recorded about it.
+        redactor: Redactor,
     },
 }
 
@@ -127,7 +136,7 @@ impl Deployments {
         // Install scripts are untrusted code too.
         installer.sandbox = isolation.sandbox().cloned();
         Arc::new(Deployments {
-            store,
+            store: store.clone(),
             keys: Keys::new(vault),
             analyzer: Analyzer::new(cache_dir.join("sources")),
             assist: OnceLock::new(),
@@ -144,6 +153,7 @@ impl Deployments {
             isolation,
             metrics: Arc::new(Metrics::default()),
             log_feed: LogFeed::default(),
+            audit: Audit::start(store.clone()),
         })
     }
 
@@ -210,6 +220,7 @@ impl Deployments {
     /// encrypted, and launches it in the background.
     pub async fn create(
         self: &Arc<Self>,
+        owner_id: &str,
         source: &str,
         name: Option<String>,
         credentials: Credentials,
@@ -234,6 +245,7 @@ impl Deployments {
             status: "installing".into(),
             public,
             options_json: options.to_stored(),
+            owner_id: Some(owner_id.to_string()),
         };
         let deployment = match self.store.create_deployment(&new).await {
             Ok(deployment) => deployment,
@@ -266,19 +278,55 @@ impl Deployments {
         }
     }
 
-    /// Replaces a deployment's access token; the old one stops working at once.
-    pub async fn rotate_token(&self, name: &str) -> Result<Option<String>, StoreError> {
-        if self.store.get_deployment(name).await?.is_none() {
-            return Ok(None);
-        }
+    /// Makes a new access token named `token_name` for a deployment (with `replace`, in place of
+    /// the one of that name, which stops working at once). `None` for an unknown deployment.
+    pub async fn put_token(
+        &self,
+        name: &str,
+        token_name: &str,
+        replace: bool,
+    ) -> Result<Option<(DeploymentToken, String)>, StoreError> {
         let token = catwalk_vault::new_token("cwd");
         let hash = catwalk_vault::hash_token(&token);
-        self.store.set_token_hash(name, &hash).await?;
-        if let Some(live) = self.live().get_mut(name) {
-            live.token_hash = hash;
+        let stored = match self
+            .store
+            .put_deployment_token(name, token_name, &hash, replace)
+            .await
+        {
+            Ok(stored) => stored,
+            Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        self.reload_tokens(name, replace).await?;
+        Ok(Some((stored, token)))
+    }
+
+    /// Revokes one access token; false when the deployment has no token with that id.
+    pub async fn revoke_token(&self, name: &str, id: &str) -> Result<bool, StoreError> {
+        if !self.store.revoke_deployment_token(name, id).await? {
+            return Ok(false);
         }
-        self.end_sessions(name);
-        Ok(Some(token))
+        self.reload_tokens(name, true).await?;
+        Ok(true)
+    }
+
+    /// Brings the running deployment's token hashes up to date. When a token stopped working,
+    /// the sessions go too: a session is bound to the token that opened it, and sessions do not
+    /// record which one, so all of them end (clients reconnect with their token).
+    async fn reload_tokens(&self, name: &str, one_was_removed: bool) -> Result<(), StoreError> {
+        let hashes = self
+            .store
+            .get_deployment(name)
+            .await?
+            .map(|d| d.token_hashes)
+            .unwrap_or_default();
+        if let Some(live) = self.live().get_mut(name) {
+            live.token_hashes = hashes;
+        }
+        if one_was_removed {
+            self.end_sessions(name);
+        }
+        Ok(())
     }
 
     /// Stops a deployment's server and keeps it stopped, also across restarts of Catwalk, until
@@ -384,6 +432,51 @@ impl Deployments {
             upstream.set_call_timeout(options.call_timeout());
         }
         Ok(true)
+    }
+
+    /// Turns the recording of tool call arguments in the audit trail on or off, at once for
+    /// every session. Returns false for an unknown deployment.
+    pub async fn set_audit_arguments(&self, name: &str, on: bool) -> Result<bool, StoreError> {
+        let Some(deployment) = self.store.get_deployment(name).await? else {
+            return Ok(false);
+        };
+        let mut options = DeploymentOptions::from_stored(&deployment.options_json);
+        options.audit_arguments = on;
+        self.store.set_options(name, &options.to_stored()).await?;
+        if let Some(live) = self.live().get(name) {
+            live.audit_arguments.store(on, Ordering::Relaxed);
+        }
+        Ok(true)
+    }
+
+    /// The observer of a new client session's tool calls, for the audit trail: who the
+    /// principal is (which of the deployment's tokens), whose trail it goes to.
+    pub(crate) fn session_calls(
+        &self,
+        name: &str,
+        principal: &str,
+    ) -> Option<Arc<dyn catwalk_bridge::CallObserver>> {
+        let live = self.live();
+        let entry = live.get(name)?;
+        let LiveState::Running { redactor, .. } = &entry.state else {
+            return None;
+        };
+        let actor = if principal == PUBLIC_PRINCIPAL {
+            "anonymous (public deployment)".to_string()
+        } else {
+            match entry.token_hashes.iter().find(|t| t.hash == principal) {
+                Some(token) => format!("token {}", token.name),
+                None => "a token no longer valid".to_string(),
+            }
+        };
+        Some(Arc::new(SessionCalls {
+            audit: self.audit.clone(),
+            owner_id: entry.owner_id.clone(),
+            deployment: name.to_string(),
+            actor,
+            arguments: entry.audit_arguments.clone(),
+            redactor: redactor.clone(),
+        }))
     }
 
     /// Changes the options that shape a server's process (idle sleep, network, limits) and, when
@@ -504,7 +597,7 @@ impl Deployments {
     ) -> Result<(Upstream, String), catwalk_gateway::Refusal> {
         use catwalk_gateway::Refusal;
         if let Some(live) = self.live().get(name) {
-            let principal = principal(token, &live.token_hash, live.public)?;
+            let principal = principal(token, &live.token_hashes, live.public)?;
             return match &live.state {
                 LiveState::Running { upstream, .. } if !upstream.is_closed() => {
                     Ok((upstream.clone(), principal))
@@ -517,7 +610,7 @@ impl Deployments {
             Ok(None) => return Err(Refusal::NotFound),
             Err(error) => return Err(Refusal::Unavailable(error.to_string())),
         };
-        principal(token, &deployment.token_hash, deployment.public)?;
+        principal(token, &deployment.token_hashes, deployment.public)?;
         let reason = match deployment.status_reason {
             Some(reason) => format!("{}: {reason}", deployment.status),
             None => deployment.status,
@@ -537,8 +630,12 @@ impl Deployments {
             deployment.name.clone(),
             Live {
                 epoch,
-                token_hash: deployment.token_hash.clone(),
+                token_hashes: deployment.token_hashes.clone(),
                 public: deployment.public,
+                owner_id: deployment.owner_id.clone(),
+                audit_arguments: Arc::new(AtomicBool::new(
+                    DeploymentOptions::from_stored(&deployment.options_json).audit_arguments,
+                )),
                 state: LiveState::Launching(task),
             },
         );
@@ -614,7 +711,7 @@ impl Deployments {
         let logs = StoreLogs::start(
             self.store.clone(),
             name.clone(),
-            redactor,
+            redactor.clone(),
             self.log_feed.clone(),
         );
         let (upstream, process) = match remembered {
@@ -654,6 +751,7 @@ impl Deployments {
                     upstream: upstream.clone(),
                     stop: stop_tx,
                     per_session: per_session.clone(),
+                    redactor,
                 };
                 true
             }
@@ -903,19 +1001,23 @@ async fn stop_live(live: Live) {
     }
 }
 
-/// Who is calling: the deployment's own token (its hash names the principal), or anyone at all
-/// on a public deployment.
+/// Who is calling: one of the deployment's own tokens (its hash names the principal), or anyone
+/// at all on a public deployment.
 fn principal(
     token: Option<&str>,
-    token_hash: &str,
+    token_hashes: &[TokenHash],
     public: bool,
 ) -> Result<String, catwalk_gateway::Refusal> {
-    match token {
-        Some(token) if catwalk_vault::token_matches(token, token_hash) => {
-            Ok(token_hash.to_string())
-        }
-        _ if public => Ok(PUBLIC_PRINCIPAL.to_string()),
-        _ => Err(catwalk_gateway::Refusal::Unauthorized),
+    // Hashed once, then compared as hashes: timing can tell an attacker at most how much of a
+    // SHA-256 digest they matched, which says nothing about a token.
+    let given = token.map(catwalk_vault::hash_token);
+    let matching = given
+        .as_ref()
+        .and_then(|given| token_hashes.iter().find(|token| token.hash == *given));
+    match matching {
+        Some(token) => Ok(token.hash.clone()),
+        None if public => Ok(PUBLIC_PRINCIPAL.to_string()),
+        None => Err(catwalk_gateway::Refusal::Unauthorized),
     }
 }
 

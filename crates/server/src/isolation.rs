@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use catwalk_runtime::{Instance, LogSink, ProcessSpec, Sandbox, SandboxPolicy};
 
-use crate::setup::{ADMIN_TOKEN_FILE, DATABASE_FILE, LOCK_FILE};
+use crate::auth::ADMIN_TOKEN_FILE;
+use crate::setup::{DATABASE_FILE, LOCK_FILE};
 
 pub enum Isolation {
     Sandboxed(Sandbox),

@@ -5,6 +5,8 @@
 //! (see docs/API.md), and each deployment's MCP endpoint under `/s/{name}/mcp` (the gateway).
 
 mod api;
+mod audit;
+mod auth;
 mod configs;
 mod credentials;
 mod dashboard;
@@ -26,8 +28,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+pub use auth::ADMIN_TOKEN_FILE;
 pub use catwalk_gateway::{DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_REQUEST_BYTES, RateLimits};
-pub use setup::{ADMIN_TOKEN_FILE, DATABASE_FILE};
+pub use setup::DATABASE_FILE;
 
 /// Resolved settings for `catwalk serve`.
 #[derive(Clone, Debug)]
@@ -51,9 +54,15 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// The largest request body the MCP endpoints accept.
     pub max_request_bytes: usize,
+    /// REST API requests per minute per API token (or browser session); `None`: no limit.
+    pub api_rate_limit: Option<std::num::NonZeroU32>,
     /// An LLM that helps analyses fill what the evidence leaves empty; `None`: evidence only.
     pub llm: Option<catwalk_analyze::assist::AssistConfig>,
 }
+
+/// The REST API's default budget per API token: far above what the CLI and the dashboard need,
+/// low enough that a leaked token cannot hammer the store.
+pub const DEFAULT_API_RATE_LIMIT: u32 = 600;
 
 /// Runs Catwalk until SIGINT or SIGTERM, then stops every server process it started.
 pub async fn serve(config: Config) -> anyhow::Result<()> {

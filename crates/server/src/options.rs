@@ -25,6 +25,10 @@ pub struct DeploymentOptions {
     /// Memory, processes, open files and CPU, enforced by the runtime. None by default.
     #[serde(default, skip_serializing_if = "Limits::is_none")]
     pub limits: Limits,
+    /// Whether the audit trail records the arguments of tool calls (off by default: they may
+    /// hold personal data).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub audit_arguments: bool,
 }
 
 /// The stored form of [`ResourceLimits`] (see there for what each means).
@@ -67,6 +71,7 @@ impl Default for DeploymentOptions {
             sleep_after_secs: None,
             network: true,
             limits: Limits::default(),
+            audit_arguments: false,
         }
     }
 }

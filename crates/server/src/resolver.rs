@@ -29,4 +29,12 @@ impl Resolver for Deployments {
     ) -> BoxFuture<'a, Result<catwalk_bridge::Upstream, Refusal>> {
         Box::pin(self.upstream_for_new_session(deployment, &access.upstream, client_params))
     }
+
+    fn call_observer(
+        &self,
+        deployment: &str,
+        principal: &str,
+    ) -> Option<std::sync::Arc<dyn catwalk_bridge::CallObserver>> {
+        self.session_calls(deployment, principal)
+    }
 }

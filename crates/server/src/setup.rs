@@ -1,13 +1,14 @@
-//! Opening the data directory, vault, store and admin token, and building the router.
+//! Opening the data directory, vault, store and first admin, and building the router.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
-use catwalk_gateway::{Gateway, GatewayConfig, Guard};
+use catwalk_gateway::{Budget, Gateway, GatewayConfig, Guard};
 use catwalk_store::Store;
 use catwalk_vault::Vault;
 
@@ -15,14 +16,11 @@ use crate::Config;
 use crate::deployments::Deployments;
 use crate::isolation::Isolation;
 
-/// The file in the data directory that holds the admin token for the local CLI.
-pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// Held (an exclusive lock) by the Catwalk serving a data directory: a second one would start
 /// every server a second time.
 pub const LOCK_FILE: &str = "catwalk.lock";
 /// The SQLite database in the data directory, when no database URL is given.
 pub const DATABASE_FILE: &str = "catwalk.db";
-const ADMIN_TOKEN_SETTING: &str = "admin_token_hash";
 
 /// Everything a request handler may need.
 pub struct App {
@@ -31,7 +29,12 @@ pub struct App {
     pub gateway: Arc<Gateway>,
     pub public_url: String,
     guard: Arc<Guard>,
-    admin_token_hash: String,
+    /// Cookies get `Secure` when clients reach Catwalk over HTTPS.
+    pub secure_cookies: bool,
+    /// Sign-in attempts per username.
+    pub sign_in_budget: Budget,
+    /// REST API requests per API token (or browser session); `None`: no limit.
+    pub api_budget: Option<Budget>,
     /// Locked for as long as this Catwalk runs.
     _lock: std::fs::File,
 }
@@ -51,7 +54,7 @@ impl App {
         let store = Store::connect(&database_url)
             .await
             .context("cannot open the database")?;
-        let admin_token_hash = admin_token_hash(&store, data_dir).await?;
+        crate::auth::ensure_admin(&store, data_dir).await?;
         let public_url = config
             .public_url
             .clone()
@@ -87,16 +90,41 @@ impl App {
             },
         );
         gateway.spawn_session_sweeper();
+        // A burst of 10 guesses per username, then one every 6 seconds: with argon2id on top,
+        // guessing a 12-character password online is hopeless.
+        let sign_in_budget = Budget::per_minute(NonZeroU32::new(10).expect("10 is not zero"));
+        let api_budget = config.api_rate_limit.map(Budget::per_minute);
         deployments.attach_gateway(&gateway);
-        Ok(Arc::new(App {
+        let app = Arc::new(App {
             store,
             deployments,
             gateway,
             guard,
+            secure_cookies: public_url.starts_with("https://"),
+            sign_in_budget,
+            api_budget,
             public_url,
-            admin_token_hash,
             _lock: lock,
-        }))
+        });
+        app.spawn_budget_sweeper();
+        Ok(app)
+    }
+
+    /// Forgets budgets that are full again, now and then: sign-in budgets are keyed by whatever
+    /// usernames strangers try, which must not grow memory without end.
+    fn spawn_budget_sweeper(self: &Arc<Self>) {
+        let app = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(app) = app.upgrade() else { return };
+                app.sign_in_budget.forget_idle();
+                if let Some(budget) = &app.api_budget {
+                    budget.forget_idle();
+                }
+            }
+        });
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
@@ -119,22 +147,22 @@ impl App {
             )
             .layer(tower_http::trace::TraceLayer::new_for_http())
     }
-
-    pub fn is_admin(&self, token: &str) -> bool {
-        catwalk_vault::token_matches(token, &self.admin_token_hash)
-    }
 }
 
-/// `GET /metrics`: Prometheus text, for a scraper holding the admin token.
+/// `GET /metrics`: Prometheus text, for a scraper holding an admin's API token.
 async fn metrics(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if !crate::api::bearer_token(&headers).is_some_and(|token| app.is_admin(token)) {
+    let principal = match crate::auth::principal_of(&app.store, &headers).await {
+        Ok(principal) => principal,
+        Err(error) => return error.into_response(),
+    };
+    if !principal.is_some_and(|p| p.is_admin()) {
         return (
             axum::http::StatusCode::UNAUTHORIZED,
-            "send the admin token as 'Authorization: Bearer TOKEN'\n",
+            "send an admin's API token as 'Authorization: Bearer TOKEN'\n",
         )
             .into_response();
     }
@@ -189,33 +217,6 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     file.rewind()?;
     write!(file, "{}", std::process::id())?;
     Ok(file)
-}
-
-/// The admin token's hash, creating the token at first start. The token itself is written once
-/// to the data directory (mode 0600) so the local CLI finds it; only its hash is stored.
-async fn admin_token_hash(store: &Store, data_dir: &Path) -> anyhow::Result<String> {
-    let file = data_dir.join(ADMIN_TOKEN_FILE);
-    if let Some(hash) = store.get_setting(ADMIN_TOKEN_SETTING).await? {
-        if !file.exists() {
-            tracing::warn!(
-                "the database has an admin token but {} is missing: the CLI needs --token",
-                file.display()
-            );
-        }
-        return Ok(hash);
-    }
-    let token = catwalk_vault::new_token("cwa");
-    let hash = catwalk_vault::hash_token(&token);
-    if file.exists() {
-        // A data directory from another database: its token is stale.
-        std::fs::remove_file(&file)
-            .with_context(|| format!("cannot replace {}", file.display()))?;
-    }
-    catwalk_vault::write_private_file(&file, token.as_bytes())
-        .with_context(|| format!("cannot write {}", file.display()))?;
-    store.put_setting(ADMIN_TOKEN_SETTING, &hash).await?;
-    tracing::info!("created the admin token in {}", file.display());
-    Ok(hash)
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {

@@ -7,7 +7,8 @@ use sqlx::any::AnyRow;
 use crate::{Store, StoreError, now_millis};
 
 /// What the caller supplies to create a deployment. Secrets arrive encrypted (`env_ciphertext`)
-/// or hashed (`token_hash`); `env_keys` lists the variable names, which are not secret.
+/// or hashed (`token_hash`, its first access token, named `default`); `env_keys` lists the
+/// variable names, which are not secret.
 #[derive(Clone, Debug)]
 pub struct NewDeployment {
     pub name: String,
@@ -21,6 +22,8 @@ pub struct NewDeployment {
     pub public: bool,
     /// Per-deployment options as a JSON object (opaque to the store).
     pub options_json: String,
+    /// The user the deployment belongs to.
+    pub owner_id: Option<String>,
 }
 
 /// A stored deployment. Serializing it leaves out the ciphertext and the token hash, so it can
@@ -34,17 +37,37 @@ pub struct Deployment {
     #[serde(skip)]
     pub env_ciphertext: String,
     pub env_keys: Vec<String>,
+    /// Its access tokens' names and hashes (empty in brief listings).
     #[serde(skip)]
-    pub token_hash: String,
+    pub token_hashes: Vec<TokenHash>,
     pub status: String,
     pub status_reason: Option<String>,
     pub public: bool,
     pub options_json: String,
+    pub owner_id: Option<String>,
     /// The server's last MCP handshake (opaque JSON the server writes), if it ever made one.
     #[serde(skip)]
     pub handshake_json: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// The name every deployment's first access token gets.
+pub const DEFAULT_TOKEN: &str = "default";
+
+/// An access token as the gateway checks it: its name and hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenHash {
+    pub name: String,
+    pub hash: String,
+}
+
+/// One of a deployment's access tokens, as shown: never the token or its hash.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeploymentToken {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
 }
 
 /// One entry of a deployment's timeline. `id` increases with every event, so readers resume
@@ -60,9 +83,15 @@ pub struct Event {
 /// Largest page `events_after` and `logs_after` return, whatever the caller asks for.
 pub(crate) const MAX_PAGE: i64 = 10_000;
 
+const BRIEF_SELECT: &str = "SELECT id, name, source, CAST('' AS TEXT) AS spec_json, \
+                            CAST('' AS TEXT) AS env_ciphertext, env_keys, status, \
+                            status_reason, public, options_json, owner_id, \
+                            CAST(NULL AS TEXT) AS handshake_json, created_at, updated_at \
+                            FROM deployments";
+
 const DEPLOYMENT_COLUMNS: &str = "id, name, source, spec_json, env_ciphertext, env_keys, \
-                                  token_hash, status, status_reason, public, options_json, \
-                                  handshake_json, created_at, updated_at";
+                                  status, status_reason, public, options_json, \
+                                  owner_id, handshake_json, created_at, updated_at";
 
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
     let name: String = row.try_get("name")?;
@@ -79,11 +108,12 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
         spec_json: row.try_get("spec_json")?,
         env_ciphertext: row.try_get("env_ciphertext")?,
         env_keys,
-        token_hash: row.try_get("token_hash")?,
+        token_hashes: Vec::new(),
         status: row.try_get("status")?,
         status_reason: row.try_get("status_reason")?,
         public: row.try_get::<i64, _>("public")? != 0,
         options_json: row.try_get("options_json")?,
+        owner_id: row.try_get("owner_id")?,
         handshake_json: row.try_get("handshake_json")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -98,10 +128,11 @@ impl Store {
         let now = now_millis();
         let env_keys_json =
             serde_json::to_string(&new.env_keys).expect("a list of strings always serializes");
+        let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO deployments (id, name, source, spec_json, env_ciphertext, env_keys, \
-             token_hash, status, status_reason, public, options_json, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $11)",
+             status, status_reason, public, options_json, owner_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $11)",
         )
         .bind(&id)
         .bind(&new.name)
@@ -109,12 +140,12 @@ impl Store {
         .bind(&new.spec_json)
         .bind(&new.env_ciphertext)
         .bind(&env_keys_json)
-        .bind(&new.token_hash)
         .bind(&new.status)
         .bind(i64::from(new.public))
         .bind(&new.options_json)
+        .bind(&new.owner_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match inserted {
             Ok(_) => {}
@@ -128,6 +159,8 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
+        insert_token(&mut tx, &id, DEFAULT_TOKEN, &new.token_hash, now).await?;
+        tx.commit().await?;
         Ok(Deployment {
             id,
             name: new.name.clone(),
@@ -135,11 +168,15 @@ impl Store {
             spec_json: new.spec_json.clone(),
             env_ciphertext: new.env_ciphertext.clone(),
             env_keys: new.env_keys.clone(),
-            token_hash: new.token_hash.clone(),
+            token_hashes: vec![TokenHash {
+                name: DEFAULT_TOKEN.to_string(),
+                hash: new.token_hash.clone(),
+            }],
             status: new.status.clone(),
             status_reason: None,
             public: new.public,
             options_json: new.options_json.clone(),
+            owner_id: new.owner_id.clone(),
             handshake_json: None,
             created_at: now,
             updated_at: now,
@@ -148,19 +185,123 @@ impl Store {
 
     pub async fn get_deployment(&self, name: &str) -> Result<Option<Deployment>, StoreError> {
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE name = $1");
-        sqlx::query(&sql)
+        let Some(mut deployment) = sqlx::query(&sql)
             .bind(name)
             .fetch_optional(&self.pool)
             .await?
             .as_ref()
             .map(deployment_from_row)
-            .transpose()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        deployment.token_hashes = self.deployment_token_hashes(&deployment.id).await?;
+        Ok(Some(deployment))
     }
 
     /// All deployments, ordered by name.
     pub async fn list_deployments(&self) -> Result<Vec<Deployment>, StoreError> {
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments ORDER BY name");
-        sqlx::query(&sql)
+        let mut deployments = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(deployment_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = sqlx::query("SELECT deployment_id, name, token_hash FROM deployment_tokens")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut hashes: std::collections::HashMap<String, Vec<TokenHash>> = Default::default();
+        for row in &rows {
+            hashes
+                .entry(row.try_get("deployment_id")?)
+                .or_default()
+                .push(token_hash_from_row(row)?);
+        }
+        for deployment in &mut deployments {
+            deployment.token_hashes = hashes.remove(&deployment.id).unwrap_or_default();
+        }
+        Ok(deployments)
+    }
+
+    async fn deployment_token_hashes(&self, id: &str) -> Result<Vec<TokenHash>, StoreError> {
+        sqlx::query("SELECT name, token_hash FROM deployment_tokens WHERE deployment_id = $1")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(token_hash_from_row)
+            .collect()
+    }
+
+    /// A deployment's access tokens (never the tokens themselves), oldest first.
+    pub async fn list_deployment_tokens(
+        &self,
+        name: &str,
+    ) -> Result<Vec<DeploymentToken>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.name, t.created_at FROM deployment_tokens t \
+             JOIN deployments d ON d.id = t.deployment_id WHERE d.name = $1 \
+             ORDER BY t.created_at, t.name",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeploymentToken {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a named access token (`Conflict` if the deployment has one of that name already) or,
+    /// with `replace`, puts it in place of the one of that name. `NotFound` for an unknown
+    /// deployment.
+    pub async fn put_deployment_token(
+        &self,
+        name: &str,
+        token_name: &str,
+        token_hash: &str,
+        replace: bool,
+    ) -> Result<DeploymentToken, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id = lock_deployment(&mut tx, name).await?;
+        if replace {
+            sqlx::query("DELETE FROM deployment_tokens WHERE deployment_id = $1 AND name = $2")
+                .bind(&id)
+                .bind(token_name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let now = now_millis();
+        let token = insert_token(&mut tx, &id, token_name, token_hash, now).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Revokes one access token of a deployment; false when it has no token with that id.
+    pub async fn revoke_deployment_token(&self, name: &str, id: &str) -> Result<bool, StoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM deployment_tokens WHERE id = $1 AND deployment_id = \
+             (SELECT id FROM deployments WHERE name = $2)",
+        )
+        .bind(id)
+        .bind(name)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    /// Every deployment without its large parts: `spec_json` and `env_ciphertext` come back empty
+    /// and `handshake_json` as `None`. What lists and counts need, at a fraction of the reading
+    /// (a spec is kilobytes).
+    pub async fn list_deployments_brief(&self) -> Result<Vec<Deployment>, StoreError> {
+        sqlx::query(&format!("{BRIEF_SELECT} ORDER BY name"))
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -168,21 +309,30 @@ impl Store {
             .collect()
     }
 
-    /// Every deployment without its large parts: `spec_json` and `env_ciphertext` come back empty
-    /// and `handshake_json` as `None`. What lists and counts need, at a fraction of the reading
-    /// (a spec is kilobytes).
-    pub async fn list_deployments_brief(&self) -> Result<Vec<Deployment>, StoreError> {
-        sqlx::query(
-            "SELECT id, name, source, CAST('' AS TEXT) AS spec_json, \
-             CAST('' AS TEXT) AS env_ciphertext, env_keys, token_hash, status, status_reason, \
-             public, options_json, CAST(NULL AS TEXT) AS handshake_json, created_at, updated_at \
-             FROM deployments ORDER BY name",
+    /// [`Store::list_deployments_brief`] for one owner's deployments only.
+    pub async fn list_deployments_brief_of(
+        &self,
+        owner_id: &str,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        sqlx::query(&format!("{BRIEF_SELECT} WHERE owner_id = $1 ORDER BY name"))
+            .bind(owner_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(deployment_from_row)
+            .collect()
+    }
+
+    /// Gives every deployment without an owner to `owner_id` (those made before accounts
+    /// existed); returns how many.
+    pub async fn adopt_unowned_deployments(&self, owner_id: &str) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("UPDATE deployments SET owner_id = $1 WHERE owner_id IS NULL")
+                .bind(owner_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
         )
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(deployment_from_row)
-        .collect()
     }
 
     /// Deletes a deployment with its events and logs, in one transaction. Returns false if there
@@ -197,6 +347,8 @@ impl Store {
             "DELETE FROM deployment_events WHERE deployment_id IN \
              (SELECT id FROM deployments WHERE name = $1)",
             "DELETE FROM deployment_logs WHERE deployment_id IN \
+             (SELECT id FROM deployments WHERE name = $1)",
+            "DELETE FROM deployment_tokens WHERE deployment_id IN \
              (SELECT id FROM deployments WHERE name = $1)",
         ] {
             sqlx::query(sql).bind(name).execute(&mut *tx).await?;
@@ -316,11 +468,6 @@ impl Store {
             .await
     }
 
-    /// Replaces the stored hash of the deployment's access token.
-    pub async fn set_token_hash(&self, name: &str, token_hash: &str) -> Result<(), StoreError> {
-        self.set_column(name, Column::TokenHash, token_hash).await
-    }
-
     /// Replaces a deployment's encrypted credentials and the names of its variables.
     pub async fn set_credentials(
         &self,
@@ -410,7 +557,6 @@ fn found(updated: u64, name: &str) -> Result<(), StoreError> {
 enum Column {
     Public,
     Options,
-    TokenHash,
     Handshake,
 }
 
@@ -420,9 +566,6 @@ impl Column {
             Column::Public => "UPDATE deployments SET public = $1, updated_at = $2 WHERE name = $3",
             Column::Options => {
                 "UPDATE deployments SET options_json = $1, updated_at = $2 WHERE name = $3"
-            }
-            Column::TokenHash => {
-                "UPDATE deployments SET token_hash = $1, updated_at = $2 WHERE name = $3"
             }
             Column::Handshake => {
                 "UPDATE deployments SET handshake_json = $1, updated_at = $2 WHERE name = $3"
@@ -451,4 +594,43 @@ pub(crate) async fn lock_deployment(
     .fetch_optional(&mut **tx)
     .await?;
     id.ok_or_else(|| StoreError::NotFound(name.to_string()))
+}
+
+async fn insert_token(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    deployment_id: &str,
+    name: &str,
+    token_hash: &str,
+    now: i64,
+) -> Result<DeploymentToken, StoreError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let inserted = sqlx::query(
+        "INSERT INTO deployment_tokens (id, deployment_id, name, token_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(deployment_id)
+    .bind(name)
+    .bind(token_hash)
+    .bind(now)
+    .execute(&mut **tx)
+    .await;
+    match inserted {
+        Ok(_) => Ok(DeploymentToken {
+            id,
+            name: name.to_string(),
+            created_at: now,
+        }),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+            format!("the deployment already has a token named `{name}`"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn token_hash_from_row(row: &AnyRow) -> Result<TokenHash, StoreError> {
+    Ok(TokenHash {
+        name: row.try_get("name")?,
+        hash: row.try_get("token_hash")?,
+    })
 }

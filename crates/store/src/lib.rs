@@ -1,4 +1,4 @@
-//! catwalk-store: Catwalk's persistent state (deployments, their events and logs, settings) on
+//! catwalk-store: Catwalk's persistent state (users, deployments, their events and logs, settings) on
 //! SQLite by default or PostgreSQL, behind one [`Store`].
 //!
 //! Both backends go through the sqlx `Any` driver with one set of queries. That constrains the
@@ -11,16 +11,22 @@
 //! `options=-c%20search_path%3D<schema>` to the URL's query string; the tests do exactly that.
 //!
 //! Invariant: the store knows nothing about HTTP or encryption. Columns such as
-//! `env_ciphertext` and `token_hash` arrive already encrypted or hashed (see catwalk-vault), and
+//! `env_ciphertext` and the token hashes arrive already encrypted or hashed (see catwalk-vault), and
 //! settings that hold secrets must be encrypted by the caller.
 
+mod accounts;
+mod audit;
 mod db_url;
 mod deployments;
 mod logs;
 mod settings;
 mod store;
 
-pub use deployments::{Deployment, Event, NewDeployment};
+pub use accounts::{ApiToken, NewApiToken, User, WebSession};
+pub use audit::{AuditEvent, NewAuditEvent};
+pub use deployments::{
+    DEFAULT_TOKEN, Deployment, DeploymentToken, Event, NewDeployment, TokenHash,
+};
 pub use logs::{LogLine, StoredLog};
 pub use store::{Backend, Store};
 

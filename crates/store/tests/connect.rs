@@ -14,10 +14,11 @@ fn deployment(name: &str) -> NewDeployment {
         spec_json: "{}".to_string(),
         env_ciphertext: String::new(),
         env_keys: Vec::new(),
-        token_hash: String::new(),
+        token_hash: format!("hash-of-{name}"),
         status: "pending".to_string(),
         public: false,
         options_json: "{}".to_string(),
+        owner_id: None,
     }
 }
 

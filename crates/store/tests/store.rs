@@ -3,7 +3,7 @@
 
 mod common;
 
-use catwalk_store::{LogLine, NewDeployment, Store, StoreError};
+use catwalk_store::{LogLine, NewApiToken, NewAuditEvent, NewDeployment, Store, StoreError};
 use common::TestDb;
 
 macro_rules! on_both_backends {
@@ -25,13 +25,17 @@ on_both_backends!(
     logs_append_and_page_in_order,
     logs_tail_and_trim,
     delete_removes_events_and_logs,
-    token_hash_can_be_replaced,
+    deployment_tokens_are_named_replaced_and_revoked,
     credentials_are_replaced_and_swapped_only_when_unchanged,
     deployments_are_private_until_opened,
     settings_upsert,
     migrations_are_idempotent,
     dollar_placeholders_bind_by_number,
     concurrent_writers_get_distinct_ordered_ids,
+    users_are_unique_and_keep_their_deployments,
+    api_tokens_live_until_revoked_or_expired,
+    web_sessions_end_with_a_new_password,
+    audit_trails_are_kept_apart_and_trimmed,
 );
 
 fn new_deployment(name: &str) -> NewDeployment {
@@ -41,10 +45,11 @@ fn new_deployment(name: &str) -> NewDeployment {
         spec_json: r#"{"command":"node","args":["dist/index.js"]}"#.to_string(),
         env_ciphertext: "gAAAAAB-ciphertext".to_string(),
         env_keys: vec!["API_KEY".to_string(), "Ünïcode_KEY".to_string()],
-        token_hash: "a".repeat(64),
+        token_hash: format!("hash-of-{name}"),
         status: "pending".to_string(),
         public: false,
         options_json: "{}".to_string(),
+        owner_id: None,
     }
 }
 
@@ -56,6 +61,17 @@ fn lines(range: std::ops::Range<usize>) -> Vec<LogLine> {
             line: format!("line {i} — ünïcode ✓ 'quoted' \"double\""),
         })
         .collect()
+}
+
+/// A deployment's token hashes, sorted.
+fn hashes_of(deployment: &catwalk_store::Deployment) -> Vec<String> {
+    let mut hashes: Vec<String> = deployment
+        .token_hashes
+        .iter()
+        .map(|t| t.hash.clone())
+        .collect();
+    hashes.sort();
+    hashes
 }
 
 async fn count(store: &Store, table: &str) -> i64 {
@@ -88,7 +104,7 @@ mod suite {
         assert_eq!(fetched.spec_json, created.spec_json);
         assert_eq!(fetched.env_ciphertext, "gAAAAAB-ciphertext");
         assert_eq!(fetched.env_keys, ["API_KEY", "Ünïcode_KEY"]);
-        assert_eq!(fetched.token_hash, "a".repeat(64));
+        assert_eq!(hashes_of(&fetched), ["hash-of-beta"]);
         assert_eq!(fetched.status, "pending");
         assert_eq!(fetched.status_reason, None);
         assert_eq!(fetched.created_at, created.created_at);
@@ -106,7 +122,7 @@ mod suite {
         // What an API would return: no ciphertext, no token hash.
         let json = serde_json::to_value(&fetched).unwrap();
         assert!(json.get("env_ciphertext").is_none());
-        assert!(json.get("token_hash").is_none());
+        assert!(json.get("token_hashes").is_none());
         assert_eq!(json["env_keys"][0], "API_KEY");
     }
 
@@ -331,17 +347,85 @@ mod suite {
         assert_eq!(store.events_after("kept", 0, 100).await.unwrap().len(), 2);
     }
 
-    pub async fn token_hash_can_be_replaced(db: &TestDb) {
+    pub async fn deployment_tokens_are_named_replaced_and_revoked(db: &TestDb) {
         let store = &db.store;
         store
             .create_deployment(&new_deployment("svc"))
             .await
             .unwrap();
-        store.set_token_hash("svc", &"b".repeat(64)).await.unwrap();
-        let updated = store.get_deployment("svc").await.unwrap().unwrap();
-        assert_eq!(updated.token_hash, "b".repeat(64));
-        let err = store.set_token_hash("ghost", "c").await.unwrap_err();
+        store
+            .create_deployment(&new_deployment("other"))
+            .await
+            .unwrap();
+        let first = store.list_deployment_tokens("svc").await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].name, "default");
+
+        let laptop = store
+            .put_deployment_token("svc", "laptop", "hash-laptop", false)
+            .await
+            .unwrap();
+        let err = store
+            .put_deployment_token("svc", "laptop", "hash-laptop-2", false)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let err = store
+            .put_deployment_token("other", "x", "hash-laptop", false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(_)),
+            "hashes are unique: {err:?}"
+        );
+        let svc = store.get_deployment("svc").await.unwrap().unwrap();
+        assert_eq!(hashes_of(&svc), ["hash-laptop", "hash-of-svc"]);
+        let laptop_hash = svc.token_hashes.iter().find(|t| t.name == "laptop");
+        assert_eq!(laptop_hash.unwrap().hash, "hash-laptop");
+
+        // Replacing keeps the name, changes the secret.
+        let rotated = store
+            .put_deployment_token("svc", "default", "hash-new", true)
+            .await
+            .unwrap();
+        assert_eq!(rotated.name, "default");
+        let listed = store.list_deployments().await.unwrap();
+        let svc = listed.iter().find(|d| d.name == "svc").unwrap();
+        assert_eq!(hashes_of(svc), ["hash-laptop", "hash-new"]);
+        let other = listed.iter().find(|d| d.name == "other").unwrap();
+        assert_eq!(hashes_of(other), ["hash-of-other"]);
+
+        assert!(
+            !store
+                .revoke_deployment_token("other", &laptop.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .revoke_deployment_token("svc", &laptop.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .revoke_deployment_token("svc", &laptop.id)
+                .await
+                .unwrap()
+        );
+        let svc = store.get_deployment("svc").await.unwrap().unwrap();
+        assert_eq!(hashes_of(&svc), ["hash-new"]);
+        let err = store
+            .put_deployment_token("ghost", "x", "y", false)
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+        store.delete_deployment("svc").await.unwrap();
+        assert_eq!(
+            count(store, "deployment_tokens").await,
+            1,
+            "only other's is left"
+        );
     }
 
     pub async fn credentials_are_replaced_and_swapped_only_when_unchanged(db: &TestDb) {
@@ -547,5 +631,230 @@ mod suite {
                 assert!(log.line.starts_with(&format!("line {} ", first + offset)));
             }
         }
+    }
+
+    pub async fn users_are_unique_and_keep_their_deployments(db: &TestDb) {
+        let store = &db.store;
+        let ada = store.create_user("ada", "admin", None).await.unwrap();
+        let bob = store
+            .create_user("bob", "member", Some("$argon2id$v=19$stub"))
+            .await
+            .unwrap();
+        let err = store.create_user("ada", "member", None).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(store.count_users_with_role("admin").await.unwrap(), 1);
+        let names: Vec<_> = store
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        assert_eq!(names, ["ada", "bob"]);
+        assert_eq!(
+            store
+                .get_user_by_name("bob")
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+                .as_deref(),
+            Some("$argon2id$v=19$stub")
+        );
+
+        store
+            .create_deployment(&NewDeployment {
+                owner_id: Some(bob.id.clone()),
+                ..new_deployment("bobs")
+            })
+            .await
+            .unwrap();
+        store
+            .create_deployment(&new_deployment("old"))
+            .await
+            .unwrap();
+        assert_eq!(store.adopt_unowned_deployments(&ada.id).await.unwrap(), 1);
+        let of = |id: String| async move {
+            store
+                .list_deployments_brief_of(&id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of(ada.id.clone()).await, ["old"]);
+        assert_eq!(of(bob.id.clone()).await, ["bobs"]);
+        assert_eq!(
+            store
+                .get_deployment("bobs")
+                .await
+                .unwrap()
+                .unwrap()
+                .owner_id,
+            Some(bob.id.clone())
+        );
+
+        // A user who owns deployments stays until they are removed.
+        let err = store.delete_user(&bob.id).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        store.delete_deployment("bobs").await.unwrap();
+        assert!(store.delete_user(&bob.id).await.unwrap());
+        assert!(store.get_user(&bob.id).await.unwrap().is_none());
+        assert!(!store.delete_user(&bob.id).await.unwrap());
+        store.set_role(&ada.id, "member").await.unwrap();
+        assert_eq!(
+            store.get_user(&ada.id).await.unwrap().unwrap().role,
+            "member"
+        );
+        let err = store.set_role("ghost", "member").await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+
+    pub async fn api_tokens_live_until_revoked_or_expired(db: &TestDb) {
+        let store = &db.store;
+        let ada = store.create_user("ada", "admin", None).await.unwrap();
+        let scopes = ["read".to_string()];
+        let token = |name: &'static str, hash: &'static str, expires_at: Option<i64>| NewApiToken {
+            user_id: &ada.id,
+            name,
+            token_hash: hash,
+            scopes: &scopes,
+            expires_at,
+        };
+        let live = store
+            .create_api_token(&token("laptop", "h1", None))
+            .await
+            .unwrap();
+        store
+            .create_api_token(&token("old", "h2", Some(catwalk_store::now_millis() - 1)))
+            .await
+            .unwrap();
+        let (found, user) = store.find_api_token("h1").await.unwrap().unwrap();
+        assert_eq!(
+            (found.id.as_str(), found.name.as_str()),
+            (live.id.as_str(), "laptop")
+        );
+        assert_eq!(found.scopes, ["read"]);
+        assert_eq!(user.username, "ada");
+        assert!(
+            store.find_api_token("h2").await.unwrap().is_none(),
+            "expired"
+        );
+        assert!(store.find_api_token("nope").await.unwrap().is_none());
+
+        store.touch_api_token(&live.id).await.unwrap();
+        let listed = store.list_api_tokens(&ada.id).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(
+            listed
+                .iter()
+                .any(|t| t.id == live.id && t.last_used_at.is_some())
+        );
+
+        let bob = store.create_user("bob", "member", None).await.unwrap();
+        assert!(
+            !store.revoke_api_token(&bob.id, &live.id).await.unwrap(),
+            "not bob's"
+        );
+        assert!(store.find_api_token("h1").await.unwrap().is_some());
+        assert!(store.revoke_api_token(&ada.id, &live.id).await.unwrap());
+        assert!(
+            !store.revoke_api_token(&ada.id, &live.id).await.unwrap(),
+            "already"
+        );
+        assert!(
+            store.find_api_token("h1").await.unwrap().is_none(),
+            "revoked"
+        );
+    }
+
+    pub async fn web_sessions_end_with_a_new_password(db: &TestDb) {
+        let store = &db.store;
+        let ada = store.create_user("ada", "admin", None).await.unwrap();
+        let later = catwalk_store::now_millis() + 60_000;
+        store
+            .create_web_session("s1", &ada.id, "csrf1", later)
+            .await
+            .unwrap();
+        store
+            .create_web_session("s0", &ada.id, "csrf0", catwalk_store::now_millis() - 1)
+            .await
+            .unwrap();
+        let session = store.find_web_session("s1").await.unwrap().unwrap();
+        assert_eq!(
+            (session.user.username.as_str(), session.csrf_token.as_str()),
+            ("ada", "csrf1")
+        );
+        assert!(
+            store.find_web_session("s0").await.unwrap().is_none(),
+            "expired"
+        );
+        store.set_password_hash(&ada.id, Some("new")).await.unwrap();
+        assert!(
+            store.find_web_session("s1").await.unwrap().is_none(),
+            "signed out"
+        );
+        store
+            .create_web_session("s2", &ada.id, "csrf2", later)
+            .await
+            .unwrap();
+        store.delete_web_session("s2").await.unwrap();
+        assert!(store.find_web_session("s2").await.unwrap().is_none());
+        assert_eq!(
+            count(store, "web_sessions").await,
+            0,
+            "the expired one went too"
+        );
+    }
+
+    pub async fn audit_trails_are_kept_apart_and_trimmed(db: &TestDb) {
+        let store = &db.store;
+        let event =
+            |at: i64, owner: Option<&str>, deployment: Option<&str>, action: &str| NewAuditEvent {
+                at,
+                owner_id: owner.map(str::to_string),
+                actor: "token default".into(),
+                deployment: deployment.map(str::to_string),
+                kind: "tool_call".into(),
+                action: action.into(),
+                outcome: "ok".into(),
+                duration_ms: Some(12),
+                arguments: (action == "search").then(|| r#"{"q":"ünï"}"#.to_string()),
+            };
+        // More rows than one INSERT statement holds.
+        let mut events: Vec<NewAuditEvent> = (0..120)
+            .map(|i| event(1_000 + i, Some("ada"), Some("svc"), "search"))
+            .collect();
+        events.push(event(5_000, Some("ada"), Some("other"), "fetch"));
+        events.push(event(5_001, Some("bob"), Some("bobs"), "fetch"));
+        events.push(event(5_002, None, None, "POST /api/vault/rotate"));
+        store.append_audit(&events).await.unwrap();
+
+        let ada = store.audit_after(Some("ada"), None, 0, 1000).await.unwrap();
+        assert_eq!(ada.len(), 121);
+        assert!(ada.windows(2).all(|w| w[0].id < w[1].id), "ascending ids");
+        assert_eq!(ada[0].arguments.as_deref(), Some(r#"{"q":"ünï"}"#));
+        assert_eq!(ada[0].duration_ms, Some(12));
+        let page = store
+            .audit_after(Some("ada"), None, ada[9].id, 5)
+            .await
+            .unwrap();
+        assert_eq!(page[0].id, ada[10].id);
+        assert_eq!(page.len(), 5);
+        let other = store
+            .audit_after(Some("ada"), Some("other"), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(other.len(), 1);
+        assert_eq!(other[0].action, "fetch");
+        let bob = store.audit_after(Some("bob"), None, 0, 10).await.unwrap();
+        assert_eq!(bob.len(), 1);
+        let instance = store.audit_after(None, None, 0, 10).await.unwrap();
+        assert_eq!(instance.len(), 1);
+        assert_eq!(instance[0].action, "POST /api/vault/rotate");
+
+        assert_eq!(store.trim_audit(1_100).await.unwrap(), 100);
+        assert_eq!(count(store, "audit_events").await, 23);
     }
 }

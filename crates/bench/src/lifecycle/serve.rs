@@ -44,7 +44,10 @@ impl Catwalk {
             .arg(serve.data_dir)
             .arg("--cache-dir")
             .arg(serve.cache_dir)
-            .args(["--health-interval", &serve.health_interval_secs.to_string()]);
+            .args(["--health-interval", &serve.health_interval_secs.to_string()])
+            // The fleet is made through the REST API thousands of times a minute, far beyond
+            // a token's default budget; the limit's own cost is not what is measured here.
+            .args(["--rate-limit-api", "0"]);
         // Catwalk as a user gets it: its own defaults, not whatever this shell points it at.
         for var in [
             "DATABASE_URL",

@@ -41,6 +41,7 @@ pub async fn run(
         "public": settings.public,
         "network": settings.network,
         "limits": settings.limits,
+        "audit_arguments": settings.audit_arguments,
     });
     if let Some(name) = &settings.name {
         body["name"] = json!(name);

@@ -1,7 +1,9 @@
 //! One module per command; each takes resolved settings and returns an exit status.
 
 pub mod access;
+pub mod account;
 pub mod analyze;
+pub mod audit;
 pub mod deploy;
 pub mod env;
 pub mod logs;

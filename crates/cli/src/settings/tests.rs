@@ -56,6 +56,7 @@ fn serve_defaults() {
             allow_unsandboxed: false,
             rate_limits: catwalk_server::RateLimits::default(),
             max_request_bytes: 4 * 1024 * 1024,
+            api_rate_limit: std::num::NonZeroU32::new(600),
             llm: None,
         }
     );
@@ -107,6 +108,7 @@ fn rate_limits_flag_over_variable_and_zero_lifts_them() {
         [
             ("CATWALK_RATE_LIMIT_PER_TOKEN", "60"),
             ("CATWALK_MAX_REQUEST_BYTES", "1000"),
+            ("CATWALK_RATE_LIMIT_API", "30"),
         ],
         default_dir(),
     );
@@ -114,6 +116,7 @@ fn rate_limits_flag_over_variable_and_zero_lifts_them() {
     assert_eq!(from_var.rate_limits.per_token.unwrap().get(), 60);
     assert_eq!(from_var.rate_limits.per_deployment.unwrap().get(), 6000);
     assert_eq!(from_var.max_request_bytes, 1000);
+    assert_eq!(from_var.api_rate_limit.unwrap().get(), 30);
     let lifted = serve(
         &[
             "serve",
@@ -121,10 +124,13 @@ fn rate_limits_flag_over_variable_and_zero_lifts_them() {
             "0",
             "--rate-limit-per-deployment",
             "0",
+            "--rate-limit-api",
+            "0",
         ],
         &environment,
     )
     .unwrap();
+    assert_eq!(lifted.api_rate_limit, None);
     assert_eq!(lifted.rate_limits.per_token, None);
     assert_eq!(lifted.rate_limits.per_deployment, None);
     assert!(serve(&["serve", "--max-request-bytes", "0"], &environment).is_err());
@@ -349,7 +355,7 @@ fn missing_token_file_says_what_to_do() {
     assert_eq!(error.exit_status(), ExitStatus::Auth);
     assert!(error.to_string().contains("admin-token"), "{error}");
     assert!(error.hint().unwrap().contains("--token"));
-    assert!(error.hint().unwrap().contains("catwalk serve"));
+    assert!(error.hint().unwrap().contains("catwalk login"));
 
     std::fs::write(data_dir.path().join("admin-token"), " \n").unwrap();
     let error = client(&["ls"], &environment).unwrap_err();
@@ -461,4 +467,24 @@ fn deploy_argument_values_collect_by_name() {
     assert_eq!(settings.args["read-only"], ["true"]);
     let error = deploy(&["deploy", "npm:x", "--arg", "=oops"], &environment).unwrap_err();
     assert!(error.to_string().contains("NAME=VALUE"), "{error}");
+}
+
+#[test]
+fn a_login_for_the_server_comes_before_the_admin_token_file() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let config_dir = tempfile::tempdir().unwrap();
+    std::fs::write(data_dir.path().join("admin-token"), "from-file\n").unwrap();
+    let server = reqwest::Url::parse("http://127.0.0.1:7411").unwrap();
+    let other = reqwest::Url::parse("http://127.0.0.1:9999").unwrap();
+    crate::logins::set_token(config_dir.path(), &other, Some("elsewhere")).unwrap();
+    let vars = [
+        ("CATWALK_DATA_DIR", data_dir.path().to_str().unwrap()),
+        ("CATWALK_CONFIG_DIR", config_dir.path().to_str().unwrap()),
+    ];
+    let environment = Environment::new(vars, default_dir());
+    assert_eq!(client(&["ls"], &environment).unwrap().token, "from-file");
+    crate::logins::set_token(config_dir.path(), &server, Some("logged-in")).unwrap();
+    assert_eq!(client(&["ls"], &environment).unwrap().token, "logged-in");
+    let with_flag = client(&["ls", "--token", "flag"], &environment).unwrap();
+    assert_eq!(with_flag.token, "flag");
 }

@@ -1,6 +1,7 @@
 //! The dashboard in a real browser: `tests/browser/dashboard.mjs` drives Debian's chromium through
-//! the page (admin token, analyze, env form, deploy) against a real Catwalk, checks what the page
-//! shows against the REST API, and lists the new endpoint's tools with the official TS SDK.
+//! the page (sign-in with the admin token, a new password, analyze, env form, deploy) against a
+//! real Catwalk, checks what the page shows against the REST API, and lists the new endpoint's
+//! tools with the official TS SDK.
 
 use std::process::Command;
 
@@ -98,6 +99,13 @@ pub fn dashboard_deploys_with_a_real_browser(kind: StoreKind) {
     );
 
     let shown = &answer["shown"];
+    // Signed in with the admin's token, then with the password the page set.
+    assert_eq!(shown["signedInAs"], "admin", "{shown}");
+    assert_eq!(shown["cookieVisibleToScripts"], false, "{shown}");
+    assert_eq!(shown["writeWithoutCsrf"], 403, "{shown}");
+    assert_eq!(shown["signedInWithPassword"], true, "{shown}");
+    let hash = catwalk.query("SELECT password_hash FROM users WHERE username = 'admin'");
+    assert!(hash[0].starts_with("$argon2id$"), "{hash:?}");
     assert_eq!(shown["runtime"], "node", "{shown}");
     assert!(
         shown["package"]

@@ -219,6 +219,11 @@ impl Catwalk {
             .args(args)
             .env("CATWALK_URL", &self.url)
             .env("CATWALK_DATA_DIR", self.data_dir.path())
+            // Never the logins of whoever runs the tests.
+            .env(
+                "CATWALK_CONFIG_DIR",
+                self.data_dir.path().join("cli-config"),
+            )
             .env_remove("CATWALK_TOKEN")
             .output()
             .unwrap()
@@ -272,7 +277,8 @@ impl Catwalk {
     }
 
     /// The rows of a one-column query on the live database, as text (psql for PostgreSQL,
-    /// Python's sqlite3 for SQLite: the test needs no client library of its own).
+    /// Python's sqlite3 for SQLite: the test needs no client library of its own). Changes are
+    /// committed.
     pub fn query(&self, sql: &str) -> Vec<String> {
         let text = match &self.database {
             Some(url) => psql(url, sql),
@@ -280,7 +286,7 @@ impl Catwalk {
                 let output = Command::new("python3")
                     .args([
                         "-c",
-                        "import sqlite3, sys\nfor row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print(row[0])",
+                        "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1])\nrows = list(db.execute(sys.argv[2]))\ndb.commit()\nfor row in rows: print(row[0])",
                     ])
                     .arg(self.data_dir.path().join("catwalk.db"))
                     .arg(sql)

@@ -2,7 +2,9 @@
 //! clients (TypeScript SDK v1 and v2, Python SDK, MCP Inspector CLI), the official conformance
 //! suite, and Debian's chromium for the dashboard, on SQLite and on PostgreSQL.
 
+mod accounts;
 mod assist;
+mod audit;
 mod client_matrix;
 mod conformance;
 mod conformance_fixture;
@@ -14,7 +16,9 @@ mod supervision;
 
 use std::time::Duration;
 
+use accounts::{api_tokens_and_sign_ins_have_budgets, users_see_only_their_own_deployments};
 use assist::an_llm_helps_analyses_and_is_shown;
+use audit::the_audit_trail_records_calls_and_changes;
 use client_matrix::every_official_client_works_through_catwalk;
 use conformance::conformance_scenarios_pass;
 use conformance_fixture::conformance_fixture_scenarios_pass;
@@ -57,6 +61,9 @@ macro_rules! on_both_stores {
 }
 
 on_both_stores!(
+    users_see_only_their_own_deployments,
+    api_tokens_and_sign_ins_have_budgets,
+    the_audit_trail_records_calls_and_changes,
     official_clients_list_and_call_tools,
     interleaved_sessions_get_their_own_answers,
     credentials_reach_the_server_and_nowhere_else,

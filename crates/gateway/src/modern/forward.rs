@@ -83,8 +83,13 @@ pub(crate) enum Step {
 }
 
 impl Exchange {
-    async fn start(upstream: &Upstream, call: &Call) -> Exchange {
-        let session = Arc::new(upstream.open_session());
+    async fn start(context: &Context, call: &Call) -> Exchange {
+        let mut session = context.upstream.open_session();
+        let resolver = &context.gateway.resolver;
+        if let Some(observer) = resolver.call_observer(&context.deployment, &context.principal) {
+            session.observe(observer);
+        }
+        let session = Arc::new(session);
         let request = Message::request(
             call.id.clone(),
             &call.method,
@@ -332,7 +337,7 @@ pub(crate) async fn run(context: Context, call: Call) -> Response {
             Err(rejection) => rejection.respond(&call.id),
         };
     }
-    let exchange = Exchange::start(&context.upstream, &call).await;
+    let exchange = Exchange::start(&context, &call).await;
     answer(context, exchange, call.id).await
 }
 

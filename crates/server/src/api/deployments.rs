@@ -5,21 +5,20 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::Event;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiError;
+use super::{ApiError, ApiResult, body};
+use crate::auth::Principal;
 use crate::configs::client_configs;
 use crate::credentials::{CredentialChange, Credentials};
 use crate::options::{DeploymentOptions, Limits, ProcessModel};
 use crate::setup::App;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Deserialize)]
 pub struct AnalyzeBody {
@@ -51,6 +50,9 @@ pub struct CreateBody {
     network: bool,
     #[serde(default)]
     limits: Limits,
+    /// Record tool call arguments in the audit trail.
+    #[serde(default)]
+    audit_arguments: bool,
 }
 
 fn yes() -> bool {
@@ -71,6 +73,8 @@ pub struct UpdateBody {
     network: Option<bool>,
     /// Replaces every limit (a limit left out is lifted).
     limits: Option<Limits>,
+    /// Records tool call arguments in the audit trail (changes in place).
+    audit_arguments: Option<bool>,
 }
 
 /// Tells a field given as `null` (Some(None)) from an absent one (None).
@@ -83,11 +87,6 @@ pub struct Page {
     #[serde(default)]
     after: i64,
     limit: Option<i64>,
-}
-
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
-    body.map(|Json(b)| b)
-        .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
 }
 
 pub async fn analyze(
@@ -107,12 +106,14 @@ pub async fn analyze(
 
 pub async fn create(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     request: Result<Json<CreateBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let request = body(request)?;
     let created = app
         .deployments
         .create(
+            &principal.user.id,
             request.source.trim(),
             request.name,
             Credentials {
@@ -126,6 +127,7 @@ pub async fn create(
                 sleep_after_secs: request.sleep_after_secs,
                 network: request.network,
                 limits: request.limits,
+                audit_arguments: request.audit_arguments,
             },
         )
         .await?;
@@ -142,25 +144,35 @@ pub async fn create(
     ))
 }
 
-pub async fn list(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<Value>>> {
-    let deployments = app.store.list_deployments_brief().await?;
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let deployments = app
+        .store
+        .list_deployments_brief_of(&principal.user.id)
+        .await?;
     // Without their specs: a list of thousands stays small and quick (each spec is kilobytes of
     // evidence); `GET /deployments/NAME` has it.
     Ok(Json(deployments.iter().map(|d| summary(&app, d)).collect()))
 }
 
-pub async fn show(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    match app.store.get_deployment(&name).await? {
-        Some(deployment) => Ok(Json(view(&app, &deployment))),
-        None => Err(ApiError::no_deployment(&name)),
-    }
+pub async fn show(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let deployment = owned(&app, &principal, &name).await?;
+    Ok(Json(view(&app, &deployment)))
 }
 
 pub async fn update(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     request: Result<Json<UpdateBody>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
     let request = body(request)?;
     if let Some(public) = request.public
         && !app.deployments.set_public(&name, public).await?
@@ -169,6 +181,11 @@ pub async fn update(
     }
     if let Some(limit) = request.call_timeout_secs
         && !app.deployments.set_call_timeout(&name, limit).await?
+    {
+        return Err(ApiError::no_deployment(&name));
+    }
+    if let Some(on) = request.audit_arguments
+        && !app.deployments.set_audit_arguments(&name, on).await?
     {
         return Err(ApiError::no_deployment(&name));
     }
@@ -192,13 +209,15 @@ pub async fn update(
     {
         return Err(ApiError::no_deployment(&name));
     }
-    show(State(app), Path(name)).await
+    show(State(app), Extension(principal), Path(name)).await
 }
 
 pub async fn remove(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
+    owned(&app, &principal, &name).await?;
     if app.deployments.remove(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -206,57 +225,155 @@ pub async fn remove(
     }
 }
 
-pub async fn stop(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn stop(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
     if !app.deployments.stop_deployment(&name).await? {
         return Err(ApiError::no_deployment(&name));
     }
-    show(State(app), Path(name)).await
+    show(State(app), Extension(principal), Path(name)).await
 }
 
 pub async fn start(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
     if !app.deployments.start_deployment(&name).await? {
         return Err(ApiError::no_deployment(&name));
     }
-    show(State(app), Path(name)).await
+    show(State(app), Extension(principal), Path(name)).await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenName {
+    #[serde(default = "default_token_name")]
+    name: String,
+}
+
+fn default_token_name() -> String {
+    catwalk_store::DEFAULT_TOKEN.to_string()
+}
+
+/// `POST /deployments/{name}/token`: replaces the access token of that name (`default` when
+/// the body is empty); the old one stops working at once.
 pub async fn rotate_token(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
+    request: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
-    let Some(token) = app.deployments.rotate_token(&name).await? else {
-        return Err(ApiError::no_deployment(&name));
+    owned(&app, &principal, &name).await?;
+    let token_name = if request.iter().all(u8::is_ascii_whitespace) {
+        default_token_name()
+    } else {
+        serde_json::from_slice::<TokenName>(&request)
+            .map_err(|error| ApiError::bad_request(format!("invalid body: {error}")))?
+            .name
     };
-    let endpoint = app.deployments.endpoint(&name);
+    put_token(&app, &name, &token_name, true).await
+}
+
+/// `POST /deployments/{name}/tokens {"name"}`: one more access token (409 if the name is taken).
+pub async fn add_token(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+    request: Result<Json<TokenName>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    owned(&app, &principal, &name).await?;
+    let token_name = body(request)?.name;
+    let shown = put_token(&app, &name, &token_name, false).await?;
+    Ok((StatusCode::CREATED, shown))
+}
+
+async fn put_token(
+    app: &App,
+    name: &str,
+    token_name: &str,
+    replace: bool,
+) -> ApiResult<Json<Value>> {
+    let valid = (1..=64).contains(&token_name.len())
+        && token_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        return Err(ApiError::bad_request(format!(
+            "invalid token name {token_name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"
+        )));
+    }
+    let (stored, token) = match app.deployments.put_token(name, token_name, replace).await {
+        Ok(Some(made)) => made,
+        Ok(None) => return Err(ApiError::no_deployment(name)),
+        Err(catwalk_store::StoreError::Conflict(message)) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "conflict", message));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let endpoint = app.deployments.endpoint(name);
     Ok(Json(json!({
+        "id": stored.id,
+        "name": stored.name,
+        "created_at": stored.created_at,
         "token": token,
         "endpoint": endpoint,
-        "configs": client_configs(&name, &endpoint, &token),
+        "configs": client_configs(name, &endpoint, &token),
     })))
+}
+
+/// `GET /deployments/{name}/tokens`: its access tokens, never the tokens themselves.
+pub async fn list_tokens(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
+    Ok(Json(json!(app.store.list_deployment_tokens(&name).await?)))
+}
+
+/// `DELETE /deployments/{name}/tokens/{id}`: revokes one access token; sessions end.
+pub async fn revoke_token(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    owned(&app, &principal, &name).await?;
+    if app.deployments.revoke_token(&name, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "{name:?} has no access token with id {id:?}"
+        )))
+    }
 }
 
 /// Sets or removes environment variables and argument values; the server restarts with them.
 pub async fn set_credentials(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     request: Result<Json<CredentialChange>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
+    owned(&app, &principal, &name).await?;
     let change = body(request)?;
     if !app.deployments.set_credentials(&name, change).await? {
         return Err(ApiError::no_deployment(&name));
     }
-    show(State(app), Path(name)).await
+    show(State(app), Extension(principal), Path(name)).await
 }
 
 pub async fn events(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    exists(&app, &name).await?;
+    owned(&app, &principal, &name).await?;
     let events = app
         .store
         .events_after(&name, page.after, page.limit.unwrap_or(100).clamp(1, 1000))
@@ -268,10 +385,11 @@ pub async fn events(
 
 pub async fn logs(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    exists(&app, &name).await?;
+    owned(&app, &principal, &name).await?;
     let logs = app
         .store
         .logs_after(&name, page.after, page.limit.unwrap_or(200).clamp(1, 5000))
@@ -283,10 +401,11 @@ pub async fn logs(
 /// events (`id` = the line's id, `data` = the line as JSON). Ends when the deployment is removed.
 pub async fn log_stream(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<axum::response::Sse<impl futures::Stream<Item = Result<Event, Infallible>>>> {
-    exists(&app, &name).await?;
+    owned(&app, &principal, &name).await?;
     let mut feed = app.deployments.log_feed.subscribe();
     let stream = async_stream::stream! {
         let mut after = page.after;
@@ -329,10 +448,16 @@ pub async fn log_stream(
     Ok(axum::response::Sse::new(stream).keep_alive(axum::response::sse::KeepAlive::default()))
 }
 
-async fn exists(app: &App, name: &str) -> ApiResult<()> {
+/// The caller's deployment of that name. Another user's is answered exactly like one that does
+/// not exist (404), so nobody learns what others run.
+async fn owned(
+    app: &App,
+    principal: &Principal,
+    name: &str,
+) -> ApiResult<catwalk_store::Deployment> {
     match app.store.get_deployment(name).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::no_deployment(name)),
+        Some(deployment) if principal.owns(&deployment) => Ok(deployment),
+        _ => Err(ApiError::no_deployment(name)),
     }
 }
 
@@ -359,6 +484,7 @@ fn summary(app: &App, deployment: &catwalk_store::Deployment) -> Value {
         "sleep_after_secs": options.sleep_after_secs,
         "network": options.network,
         "limits": options.limits,
+        "audit_arguments": options.audit_arguments,
         "data_folder": app.deployments.data_folder(&deployment.id),
         "endpoint": app.deployments.endpoint(&deployment.name),
         "env_keys": deployment.env_keys,

@@ -1,5 +1,7 @@
 //! The REST API under `/api`, documented in docs/API.md.
 
+mod accounts;
+mod audit;
 mod deployments;
 mod error;
 mod vault;
@@ -7,16 +9,41 @@ mod vault;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::header;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::setup::App;
 pub use error::ApiError;
 
+type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body, or an error in the API's shape saying what is wrong with it: 400 for bad JSON,
+/// 415 without `Content-Type: application/json` (so no cross-site form can post here).
+fn body<T>(body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>) -> ApiResult<T> {
+    body.map(|axum::Json(b)| b).map_err(|rejection| {
+        let status = rejection.status();
+        if status == axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            ApiError::new(status, "unsupported_media_type", rejection.body_text())
+        } else {
+            ApiError::bad_request(rejection.body_text())
+        }
+    })
+}
+
 pub fn router(app: Arc<App>) -> Router {
+    let admin_only = Router::new()
+        .route("/vault/rotate", post(vault::rotate))
+        .route(
+            "/users",
+            get(accounts::list_users).post(accounts::create_user),
+        )
+        .route(
+            "/users/{username}",
+            axum::routing::patch(accounts::update_user).delete(accounts::delete_user),
+        )
+        .layer(middleware::from_fn(crate::auth::require_admin));
     let protected = Router::new()
         .route("/analyze", post(deployments::analyze))
         .route(
@@ -31,10 +58,17 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/deployments/{name}/token", post(deployments::rotate_token))
         .route(
+            "/deployments/{name}/tokens",
+            get(deployments::list_tokens).post(deployments::add_token),
+        )
+        .route(
+            "/deployments/{name}/tokens/{id}",
+            axum::routing::delete(deployments::revoke_token),
+        )
+        .route(
             "/deployments/{name}/credentials",
             axum::routing::patch(deployments::set_credentials),
         )
-        .route("/vault/rotate", post(vault::rotate))
         .route("/deployments/{name}/stop", post(deployments::stop))
         .route("/deployments/{name}/start", post(deployments::start))
         .route("/deployments/{name}/events", get(deployments::events))
@@ -44,9 +78,34 @@ pub fn router(app: Arc<App>) -> Router {
             get(deployments::log_stream),
         )
         .route("/system", get(system))
-        .layer(middleware::from_fn_with_state(app.clone(), require_admin));
+        .route("/me", get(accounts::me))
+        .route(
+            "/me/password",
+            axum::routing::put(accounts::set_my_password),
+        )
+        .route("/auth/session", axum::routing::delete(accounts::sign_out))
+        .route(
+            "/tokens",
+            get(accounts::list_tokens).post(accounts::create_token),
+        )
+        .route(
+            "/tokens/{id}",
+            axum::routing::delete(accounts::revoke_token),
+        )
+        .route("/audit", get(audit::list))
+        .merge(admin_only)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            audit::record_changes,
+        ))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::auth::authenticate,
+        ));
     Router::new()
         .route("/health", get(health))
+        .route("/auth/session", post(accounts::sign_in))
+        .route("/auth/token", post(accounts::token_for_password))
         .merge(protected)
         .fallback(|| async { ApiError::not_found("no such API route; see docs/API.md") })
         .with_state(app)
@@ -73,15 +132,4 @@ pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
-}
-
-async fn require_admin(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    match bearer_token(request.headers()) {
-        Some(token) if app.is_admin(token) => next.run(request).await,
-        Some(_) => ApiError::unauthorized("the token is not Catwalk's admin token").into_response(),
-        None => ApiError::unauthorized(
-            "send the admin token as 'Authorization: Bearer TOKEN' (it is in the data directory's admin-token file)",
-        )
-        .into_response(),
-    }
 }
