@@ -406,12 +406,20 @@ impl Skipped {
             ranges.extend(bundled_dependencies(text));
         }
         ranges.sort_unstable();
-        Skipped { ranges }
+        // Disjoint and sorted, so that a lookup is one binary search even in a large bundle.
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for (start, end) in ranges {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        Skipped { ranges: merged }
     }
 
     fn contains(&self, offset: usize) -> bool {
         let at = self.ranges.partition_point(|(start, _)| *start <= offset);
-        self.ranges[..at].iter().rev().any(|(_, end)| offset < *end)
+        at > 0 && offset < self.ranges[at - 1].1
     }
 }
 

@@ -346,6 +346,8 @@ fn transport_setting_names() {
         "DDG_DISABLE_DNS_REBINDING_PROTECTION",
         "SERVER_TRANSPORT",
         "CORS_ORIGIN",
+        "HTTP_STREAMABLE_SERVER",
+        "SSE_LOCAL",
     ] {
         assert!(transport::is_transport_setting(name), "{name}");
     }

@@ -8,8 +8,8 @@
 //! - the name configures the server's own listener: it has an `MCP`/`FASTMCP` word together
 //!   with HOST, PORT, BIND, LISTEN, TRANSPORT, HTTP, SSE, STATELESS, CORS, ORIGIN(S), AUTH,
 //!   JWT or JWKS (`MCP_PORT`, `FASTMCP_HOST`, `WIKIPEDIA_MCP_AUTH_TOKEN`), or it names a
-//!   transport (`*_TRANSPORT`), allowed hosts/origins, CORS or DNS-rebinding protection, which
-//!   only an HTTP server has. `OBSIDIAN_HOST` (a service the server calls) is not one;
+//!   transport (`*_TRANSPORT`, a word `SSE` or `STREAMABLE`), allowed hosts/origins, CORS or
+//!   DNS-rebinding protection, which only an HTTP server has. `OBSIDIAN_HOST` (a service the server calls) is not one;
 //! - every read in the code is on an HTTP path: inside a block whose condition tests the
 //!   transport for `http`/`sse` (or `!= "stdio"`), inside a function named like
 //!   `startHttpServer`/`run_sse`, or in a file named like an HTTP transport (`sse.ts`,
@@ -79,6 +79,7 @@ pub(crate) fn is_transport_setting(name: &str) -> bool {
         "JWKS",
     ]);
     own_server && listener
+        || has(&["STREAMABLE", "SSE"])
         || words.last() == Some(&"TRANSPORT")
         || upper.contains("ALLOWED_HOSTS")
         || upper.contains("ALLOWED_ORIGINS")
