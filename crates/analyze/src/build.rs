@@ -5,6 +5,7 @@
 //! environment findings (server.json, smithery.yaml, code, README, `.env.example`,
 //! Dockerfile), launch arguments and argument fields, and says how sure it is.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -23,7 +24,7 @@ use crate::spec::{
     ArgField, Confidence, EnvVar, Evidence, Launch, Level, PackageRef, Registry, Runtime,
     SPEC_VERSION, ServerSpec,
 };
-use crate::{code_env, readme};
+use crate::{code_env, readme, transport};
 
 const README_NAMES: &[&str] = &[
     "README.md",
@@ -63,13 +64,14 @@ struct Identified {
     warnings: Vec<String>,
 }
 
-/// Builds the spec from a fetched source.
+/// Builds the spec from a fetched source; also gives back the README it read (file name and
+/// text), which the LLM help quotes.
 pub(crate) fn build(
     source: &Source,
     fetched: &Fetched,
     tree: &SourceTree,
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<ServerSpec, AnalyzeError> {
+) -> Result<(ServerSpec, Option<(String, String)>), AnalyzeError> {
     let runtime = match &fetched.registry {
         Some((Registry::Npm, ..)) => Runtime::Node,
         Some((Registry::Pypi, ..)) => Runtime::Python,
@@ -81,9 +83,9 @@ pub(crate) fn build(
     };
     found.warnings.extend(fetched.warnings.iter().cloned());
     if tree.truncated {
-        found
-            .warnings
-            .push("the package has too many files: only part of it was read".into());
+        found.warnings.push(
+            "the package has too many files (or too many bytes): only part of it was read".into(),
+        );
     }
 
     let server_json = tree.get("server.json").and_then(server_json::parse);
@@ -156,8 +158,8 @@ pub(crate) fn build(
         "scanning {} source files for environment variables and arguments",
         code_files.len()
     ));
-    for file in code_files {
-        findings.extend(code_env::find(file));
+    findings.extend(code_env::find_all(&code_files));
+    for file in &code_files {
         let in_entry = in_entry(file, &found.entry_dirs);
         arg_findings.extend(cli::usage_findings(
             &file.rel,
@@ -225,6 +227,13 @@ pub(crate) fn build(
     let mut args = found.base_args.clone();
     args.extend(args_choice.args);
 
+    let left_out = {
+        let names: BTreeSet<String> = findings.iter().map(|f| f.name.clone()).collect();
+        let readme_text = found.readme.as_ref().map(|(_, text)| text.as_str());
+        let http_documented = transport::documented_for_http(&names, readme_text, &code_files);
+        let named_elsewhere = |name: &str| named_outside_minified_code(tree, name);
+        env::leave_out(&mut findings, &http_documented, &named_elsewhere)
+    };
     let env = env::merge(findings);
     let arg_fields = launch::merge_args(arg_findings);
     let confidence = spec_confidence(
@@ -239,7 +248,8 @@ pub(crate) fn build(
     );
 
     let (path, revision) = (fetched.path.clone(), fetched.revision.clone());
-    Ok(ServerSpec {
+    let readme = found.readme.clone();
+    let spec = ServerSpec {
         spec_version: SPEC_VERSION,
         source: source.to_string(),
         name: deployment_name(&found.name),
@@ -263,11 +273,25 @@ pub(crate) fn build(
             args,
         },
         env,
+        left_out,
         args: arg_fields,
         confidence,
         evidence: found.evidence,
         warnings: found.warnings,
         introspection: None,
+        assist: None,
+    };
+    Ok((spec, readme))
+}
+
+/// Whether any file read names `name` on a line that is not minified code (a README, a help
+/// text, readable source): a variable read only inside a minified bundle and named nowhere else
+/// belongs to a bundled dependency.
+fn named_outside_minified_code(tree: &SourceTree, name: &str) -> bool {
+    tree.files.iter().any(|file| {
+        file.text
+            .lines()
+            .any(|line| line.len() <= code_env::MINIFIED_LINE && transport::names_word(line, name))
     })
 }
 
@@ -377,7 +401,7 @@ fn spec_confidence(
     }
     if tree.truncated {
         level = level.min(Level::Medium);
-        reasons.push("only part of the package was read (too many files)".into());
+        reasons.push("only part of the package was read (too many files or bytes)".into());
     }
     let required_env: Vec<&EnvVar> = env.iter().filter(|v| v.required).collect();
     let required_args: Vec<&ArgField> = args.iter().filter(|a| a.required).collect();

@@ -6,7 +6,10 @@
 //! Merging keeps every piece of evidence, one [`EnvVar`] per name, and settles each field by a
 //! fixed precedence (see [`Origin`]); the result says how sure it is in a [`Confidence`].
 
-use crate::spec::{Confidence, EnvVar, Evidence, Level};
+use std::collections::BTreeSet;
+
+use crate::spec::{Confidence, EnvVar, Evidence, LeftOutVar, Level};
+use crate::transport;
 
 /// Variables that configure the platform or the runtime, not the server: never reported.
 ///
@@ -153,6 +156,18 @@ pub(crate) struct Finding {
     /// A finding that only adds to a variable found elsewhere (a smithery property matched by
     /// its name alone): it never creates a variable.
     pub enrich_only: bool,
+    /// The name was passed as a string to an environment API (`os.getenv("x")`, click's
+    /// `envvar=`): any identifier counts, lowercase included.
+    pub explicit: bool,
+    /// Seen in a README example that runs a container (`docker run -e X`, a `docker` entry's
+    /// `env`): it configures the image, which Catwalk does not run.
+    pub docker: bool,
+    /// In the `env` block of a README config entry that starts our server by a command (stdio).
+    pub stdio_config: bool,
+    /// Read only on a path the HTTP transport takes (see [`crate::transport`]).
+    pub http_only: bool,
+    /// Read on a minified line (a bundle, where dependencies' reads are mixed in).
+    pub minified: bool,
     pub evidence: Evidence,
 }
 
@@ -168,6 +183,11 @@ impl Finding {
             format: None,
             choices: Vec::new(),
             enrich_only: false,
+            explicit: false,
+            docker: false,
+            stdio_config: false,
+            http_only: false,
+            minified: false,
             evidence,
         }
     }
@@ -184,10 +204,36 @@ pub(crate) fn is_candidate(name: &str) -> bool {
         && !IGNORED_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
+/// Whether a name given explicitly to an environment API is worth reporting: any identifier
+/// (lowercase too, `motherduck_token`) that is not ignored once uppercased.
+pub(crate) fn is_explicit_candidate(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    name.len() >= 2
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && (name.contains('_') || upper == name)
+        && !IGNORED_ENV_VARS.contains(&upper.as_str())
+        && !IGNORED_ENV_PREFIXES.iter().any(|p| upper.starts_with(p))
+}
+
 /// Whether a variable name denotes a credential: one of its `_`-separated words is (or ends
 /// with) KEY, TOKEN, SECRET, PASSWORD, or is PASS, PASSWD, PASSPHRASE, CREDENTIAL(S), AUTH,
-/// PRIVATE.
+/// PRIVATE, HEADER(S) (a header set carries the `Authorization` bearer token); unless its last
+/// word says it names a place (PATH, FILE, DIR, ...): `GDRIVE_CREDENTIALS_PATH` holds where the
+/// credential is, not the credential; nor a switch (a word ALLOW, ENABLE, DISABLE, USE:
+/// `DDG_ALLOW_PRIVATE_URLS`, `ENABLE_TOKEN_PASSTHROUGH`). Case does not matter.
 pub fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    let last = name.rsplit('_').next().unwrap_or("");
+    if matches!(
+        last,
+        "PATH" | "FILE" | "FILENAME" | "DIR" | "DIRECTORY" | "FOLDER" | "LOCATION"
+    ) || name
+        .split('_')
+        .any(|w| matches!(w, "ALLOW" | "ENABLE" | "DISABLE" | "USE"))
+    {
+        return false;
+    }
     name.split('_').any(|word| {
         matches!(
             word,
@@ -199,6 +245,8 @@ pub fn is_secret_name(name: &str) -> bool {
                 | "AUTH"
                 | "PRIVATE"
                 | "PWD"
+                | "HEADER"
+                | "HEADERS"
         ) || ["KEY", "TOKEN", "SECRET", "PASSWORD"]
             .iter()
             .any(|s| word.ends_with(s))
@@ -240,7 +288,7 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
 /// Merges findings by name into the spec's list, in [`Origin`] order of each variable's
 /// strongest finding, then in order of discovery.
 pub(crate) fn merge(mut findings: Vec<Finding>) -> Vec<EnvVar> {
-    findings.retain(|f| is_candidate(&f.name));
+    findings.retain(|f| is_candidate(&f.name) || f.explicit && is_explicit_candidate(&f.name));
     let mut order: Vec<(Origin, usize, String)> = Vec::new();
     for (index, finding) in findings.iter().enumerate() {
         if finding.enrich_only {
@@ -341,6 +389,7 @@ fn merge_one(name: &str, findings: &[&Finding]) -> EnvVar {
         choices: choices.map(|(c, _)| c).unwrap_or_default(),
         evidence,
         confidence,
+        verified: None,
     }
 }
 
@@ -413,4 +462,79 @@ fn confidence(
         (None, false) => "not secret: its name does not look like a credential".into(),
     });
     Confidence { level, reasons }
+}
+
+/// Takes out of `findings` the variables a stdio deployment does not set, and says why:
+///
+/// - seen only in README examples that run a container (`docker run -e X image`): they
+///   configure the image, and Catwalk runs the package;
+/// - settings of the HTTP transport: a name that configures the server's own listener
+///   ([`transport::is_transport_setting`]), a variable every read of which sits on an HTTP
+///   path of the code (`http_only` findings), or one documented only for the HTTP transport
+///   (`http_documented`, from the README's sections and help lines);
+/// - read only on minified lines and named nowhere else (`named_elsewhere` says false): a
+///   bundled dependency's setting, not the server's.
+///
+/// A variable declared by the publisher (server.json, smithery.yaml) or in the `env` block of
+/// a README entry that starts the server by a command is always kept.
+pub(crate) fn leave_out(
+    findings: &mut Vec<Finding>,
+    http_documented: &BTreeSet<String>,
+    named_elsewhere: &dyn Fn(&str) -> bool,
+) -> Vec<LeftOutVar> {
+    let names: BTreeSet<String> = findings
+        .iter()
+        .filter(|f| !f.enrich_only)
+        .filter(|f| is_candidate(&f.name) || f.explicit && is_explicit_candidate(&f.name))
+        .map(|f| f.name.clone())
+        .collect();
+    let mut left_out = Vec::new();
+    for name in names {
+        let mine: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.name == name && !f.enrich_only)
+            .collect();
+        let kept = mine
+            .iter()
+            .any(|f| f.origin.is_declaration() || f.stdio_config);
+        let code: Vec<&&Finding> = mine.iter().filter(|f| f.origin == Origin::Code).collect();
+        let reason = if mine.iter().all(|f| f.docker) {
+            Some(
+                "only in README examples that run a container image, which Catwalk does not run"
+                    .to_string(),
+            )
+        } else if kept {
+            None
+        } else if transport::is_transport_setting(&name) {
+            Some("its name says it configures the HTTP transport (host, port, origins, auth of the server itself); Catwalk runs the server over stdio".to_string())
+        } else if !code.is_empty() && code.iter().all(|f| f.http_only) {
+            Some("read only on the code paths of the HTTP transport; Catwalk runs the server over stdio".to_string())
+        } else if http_documented.contains(&name) {
+            Some(
+                "documented only for the HTTP transport; Catwalk runs the server over stdio"
+                    .to_string(),
+            )
+        } else if mine.iter().all(|f| f.origin == Origin::Code && f.minified)
+            && !named_elsewhere(&name)
+        {
+            Some("read only in minified bundled code and named nowhere else: a bundled dependency's setting".to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            let mut evidence: Vec<Evidence> = Vec::new();
+            for finding in &mine {
+                if !evidence.contains(&finding.evidence) {
+                    evidence.push(finding.evidence.clone());
+                }
+            }
+            left_out.push(LeftOutVar {
+                name: name.clone(),
+                reason,
+                evidence,
+            });
+        }
+    }
+    findings.retain(|f| !left_out.iter().any(|l| l.name == f.name));
+    left_out
 }

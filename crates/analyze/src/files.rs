@@ -27,8 +27,11 @@ const SKIPPED_DIRS: &[&str] = &[
     "tests",
     "coverage",
 ];
-/// The most bytes read from one file.
-pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// The most bytes read from one file: bundles put the server's own code after their
+/// dependencies, so a bundle must be read to its end (esbuild output of 1.5 MB is common).
+pub(crate) const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+/// The most bytes read from one package, all files together.
+pub(crate) const MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
 /// The most files read from one package.
 pub(crate) const MAX_FILES_READ: usize = 5_000;
 /// The most folder entries looked at while walking.
@@ -142,6 +145,7 @@ fn is_interesting(rel: &str) -> bool {
 pub(crate) fn scan(root: &Path) -> SourceTree {
     let mut tree = SourceTree::default();
     let mut visited = 0usize;
+    let mut read_bytes = 0usize;
     let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
     while let Some(rel_dir) = stack.pop() {
         let Ok(read_dir) = fs::read_dir(root.join(&rel_dir)) else {
@@ -176,6 +180,11 @@ pub(crate) fn scan(root: &Path) -> SourceTree {
                 continue;
             }
             if let Some(text) = read_capped(&root.join(&rel)) {
+                read_bytes += text.len();
+                if read_bytes > MAX_TOTAL_BYTES {
+                    tree.truncated = true;
+                    return tree;
+                }
                 tree.files.push(SourceFile {
                     rel: rel_text,
                     text,

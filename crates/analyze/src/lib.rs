@@ -14,6 +14,7 @@
 //! one documented exception of pip preparing an sdist's metadata when no wheel exists); no
 //! environment variable value is ever read.
 
+pub mod assist;
 mod build;
 mod code_env;
 mod env;
@@ -27,6 +28,7 @@ mod process;
 mod readme;
 mod source;
 mod spec;
+mod transport;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,9 +44,9 @@ pub use fetch::npm::compare_versions;
 pub use fetch::pypi::version_from_file_name;
 pub use source::{Source, parse_source, redact_url};
 pub use spec::{
-    ArgField, Confidence, EnvVar, Evidence, Introspection, IntrospectionStatus, Launch, Level,
-    MissingArguments, PackageRef, PromptInfo, Registry, ResourceInfo, Runtime, SPEC_VERSION,
-    ServerSpec, ToolInfo,
+    ArgField, AssistReport, Confidence, EnvVar, Evidence, Introspection, IntrospectionStatus,
+    Launch, LeftOutVar, Level, MissingArguments, PackageRef, PromptInfo, Registry, ResourceInfo,
+    Runtime, SPEC_VERSION, ServerSpec, ToolInfo,
 };
 
 use fetch::git::GitTarget;
@@ -89,6 +91,9 @@ pub struct Analyzer {
     /// Whether a spec made earlier from the same content is returned instead of analyzing
     /// again (default true).
     pub reuse_cached_specs: bool,
+    /// An LLM that fills gaps in the evidence-only spec (default none). Specs made with and
+    /// without it, or with another model, are cached apart.
+    pub assist: Option<assist::AssistConfig>,
 }
 
 /// Where a fetched source is recorded and how its folders can be picked.
@@ -116,6 +121,7 @@ impl Analyzer {
             max_download_bytes: 100 * 1024 * 1024,
             fetch_timeout: Duration::from_secs(120),
             reuse_cached_specs: true,
+            assist: None,
         }
     }
 
@@ -139,7 +145,7 @@ impl Analyzer {
             }
             other => (other.clone(), None),
         };
-        let extra = registry.as_ref().map(Resolved::content);
+        let extra = self.cache_extra(registry.as_ref().map(Resolved::content));
         let record = |resolved: &Source| Origin {
             recorded: if registry.is_some() {
                 parsed.clone()
@@ -218,6 +224,18 @@ impl Analyzer {
         };
         origin.registry = registry;
         self.finish(fetched, origin, extra, progress).await
+    }
+
+    /// What besides the content keys a cached spec: a registry entry's `server.json`, and the
+    /// LLM that helped.
+    fn cache_extra(&self, registry: Option<String>) -> Option<String> {
+        let assist = self.assist.as_ref().map(assist::AssistConfig::cache_key);
+        match (registry, assist) {
+            (None, None) => None,
+            (Some(r), None) => Some(r),
+            (None, Some(a)) => Some(a),
+            (Some(r), Some(a)) => Some(format!("{r}\n{a}")),
+        }
     }
 
     /// For git sources whose commit is known before cloning: the cached spec, when the
@@ -358,7 +376,15 @@ impl Analyzer {
                 },
             );
         }
-        let mut spec = build::build(&origin.recorded, &fetched, &tree, progress)?;
+        let (mut spec, readme) = build::build(&origin.recorded, &fetched, &tree, progress)?;
+        if let Some(config) = &self.assist {
+            progress(&format!(
+                "asking {} ({}) to fill what the evidence leaves empty",
+                config.model, config.provider
+            ));
+            let readme = readme.as_ref().map(|(f, t)| (f.as_str(), t.as_str()));
+            assist::assist(config, &mut spec, &tree, readme).await;
+        }
         if let Some(entry) = &origin.registry {
             spec.evidence.insert(
                 0,
@@ -384,7 +410,10 @@ impl Analyzer {
             spec.launch.command,
             spec.launch.args.join(" ")
         ));
+        // A spec whose LLM help failed is not kept: the next analysis asks again.
+        let assist_failed = spec.assist.as_ref().is_some_and(|a| a.error.is_some());
         if let Some(digest) = &digest
+            && !assist_failed
             && let Err(e) = spec_cache::store(&self.work_dir, digest, &spec)
         {
             tracing::warn!("the spec could not be cached: {e}");
@@ -416,5 +445,7 @@ fn reused(
     spec
 }
 
+#[cfg(test)]
+mod reading_tests;
 #[cfg(test)]
 mod tests;

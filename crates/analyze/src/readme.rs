@@ -44,6 +44,15 @@ static PROSE: LazyLock<Regex> = LazyLock::new(|| {
 static LEADING_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[`*_\s]*([A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9])[`*_]*(?:\s|$|\()").unwrap()
 });
+static NOT_READ: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:\b(?:no\s+longer|not|never)|n't)\s+(?:reads?|uses?|honou?rs?|respects?|supports?|looks?\s+at)\b[^.;:]*$").unwrap()
+});
+static CONTAINER_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:sudo\s+)?(?:docker|podman|nerdctl)\s|\s(?:docker|podman)\s+(?:run|create|compose)\b",
+    )
+    .unwrap()
+});
 static ENV_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\benv\b|environment|variables?|api[ _-]?keys?|\btokens?\b|credentials?|secrets?|configuration|\bconfig\b").unwrap()
 });
@@ -129,6 +138,12 @@ fn runs_other_package(entry: &serde_json::Map<String, Value>, identity: &Identit
     PACKAGE_RUNNERS.contains(&base) && ours_prefix(&words, identity).is_none()
 }
 
+/// Whether a command runs a container (its environment configures the image).
+fn runs_container(command: &str) -> bool {
+    let base = command.rsplit(['/', '\\']).next().unwrap_or(command);
+    matches!(base, "docker" | "podman" | "nerdctl")
+}
+
 /// `env` keys of the server entries of the README's JSON code blocks; returns the byte ranges
 /// of the blocks that parsed, so that the plain pattern does not read them again.
 fn snippet_env(
@@ -149,12 +164,42 @@ fn snippet_env(
             if runs_other_package(entry, identity) {
                 continue;
             }
+            let command = entry.get("command").and_then(Value::as_str);
+            let docker = command.is_some_and(runs_container);
+            let args: Vec<&str> = entry
+                .get("args")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            // `"args": ["run", "-e", "X", "image"]`: the container's environment.
+            for pair in args.windows(2) {
+                if matches!(pair[0], "-e" | "--env") {
+                    let name = pair[1].split('=').next().unwrap_or("");
+                    if !is_candidate(name) {
+                        continue;
+                    }
+                    let at = block.find(&format!("\"{}", pair[1])).unwrap_or(0);
+                    let mut finding = Finding::new(
+                        name,
+                        Origin::Readme,
+                        Evidence::new(
+                            file,
+                            Some(line_at(text, start + at)),
+                            "passed with -e in a README example",
+                        ),
+                    );
+                    finding.docker = docker;
+                    findings.push(finding);
+                }
+            }
             let Some(env) = entry.get("env").and_then(Value::as_object) else {
                 continue;
             };
             for name in env.keys() {
                 let at = block.find(&format!("\"{name}\"")).unwrap_or(0);
-                findings.push(Finding::new(
+                let mut finding = Finding::new(
                     name,
                     Origin::Readme,
                     Evidence::new(
@@ -162,7 +207,10 @@ fn snippet_env(
                         Some(line_at(text, start + at)),
                         "in an \"env\" block of a README config example",
                     ),
-                ));
+                );
+                finding.docker = docker;
+                finding.stdio_config = command.is_some() && !docker;
+                findings.push(finding);
             }
         }
     }
@@ -199,15 +247,23 @@ pub(crate) fn find(file: &str, text: &str, identity: &Identity) -> Vec<Finding> 
     let mut in_code = false;
     let mut heading = String::new();
     let mut table: Option<Table> = None;
+    let mut shell = Shell::default();
+    let mut offset = 0;
     for (index, raw_line) in lines.iter().enumerate() {
+        let line_start = offset;
+        offset += raw_line.len() + 1;
         let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let trimmed = raw_line.trim();
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             in_code = !in_code;
+            shell = Shell::default();
             continue;
         }
         if in_code || raw_line.starts_with("    ") && !trimmed.starts_with(['-', '*', '|']) {
-            code_line(file, raw_line, line_no, &mut findings);
+            // JSON blocks that parsed were read as config entries above.
+            if !handled.iter().any(|(a, b)| (*a..*b).contains(&line_start)) {
+                code_line(file, raw_line, line_no, &mut shell, &mut findings);
+            }
             continue;
         }
         if let Some(title) = trimmed.strip_prefix('#') {
@@ -269,6 +325,17 @@ pub(crate) fn find(file: &str, text: &str, identity: &Identity) -> Vec<Finding> 
                 let Some(name) = captures.get(1).or(captures.get(2)) else {
                     continue;
                 };
+                // "httpx no longer reads the `SSL_CERT_FILE` environment variable", the
+                // sentence possibly begun on the line above.
+                let previous = index
+                    .checked_sub(1)
+                    .and_then(|i| lines.get(i))
+                    .map(|l| l.trim())
+                    .filter(|l| !l.is_empty() && !l.ends_with(['.', ':', '!', '?']))
+                    .unwrap_or("");
+                if NOT_READ.is_match(&format!("{previous} {}", &trimmed[..name.start()])) {
+                    continue;
+                }
                 let mut finding = Finding::new(
                     name.as_str(),
                     Origin::Readme,
@@ -285,18 +352,37 @@ pub(crate) fn find(file: &str, text: &str, identity: &Identity) -> Vec<Finding> 
     findings
 }
 
+/// Where a shell example stands: whether the command being written (over `\`-continued lines)
+/// runs a container.
+#[derive(Debug, Default)]
+struct Shell {
+    container: bool,
+    continued: bool,
+}
+
 /// Shell and dotenv lines inside code blocks.
-fn code_line(file: &str, line: &str, line_no: u32, findings: &mut Vec<Finding>) {
+fn code_line(file: &str, line: &str, line_no: u32, shell: &mut Shell, findings: &mut Vec<Finding>) {
+    let command = line.trim_start().trim_start_matches("$ ");
+    let starts_container = CONTAINER_COMMAND.is_match(command);
+    if !shell.continued {
+        shell.container = starts_container;
+    } else if starts_container {
+        shell.container = true;
+    }
+    shell.continued = line.trim_end().ends_with(['\\', '`', '^']);
+    let docker = shell.container;
     let mut push = |name: &str, note: &str| {
         if !findings
             .iter()
             .any(|f| f.name == name && f.evidence.line == Some(line_no))
         {
-            findings.push(Finding::new(
+            let mut finding = Finding::new(
                 name,
                 Origin::Readme,
                 Evidence::new(file, Some(line_no), note),
-            ));
+            );
+            finding.docker = docker;
+            findings.push(finding);
         }
     };
     if let Some(c) = CODE_ASSIGN.captures(line) {

@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 ///
 /// 2 added `args` (command-line arguments the user supplies), `confidence` on the spec, on each
 /// variable and on each argument, and readers for `smithery.yaml`, `Dockerfile` and
-/// `.env.example`. A format-1 spec still deserializes: the new fields take their defaults.
-pub const SPEC_VERSION: u32 = 2;
+/// `.env.example`. 3 added `leftOut` (variables seen but not asked for, with the reason) and
+/// left HTTP-transport, container-only and bundled-dependency variables out of `env`, and the
+/// optional LLM's `assist` report and `verified` on variables. Older
+/// specs still deserialize: the new fields take their defaults.
+pub const SPEC_VERSION: u32 = 3;
 
 /// How to install and launch one MCP stdio server, and which environment it needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +44,10 @@ pub struct ServerSpec {
     pub launch: Launch,
     /// The environment variables the server reads or documents.
     pub env: Vec<EnvVar>,
+    /// Variables the package reads or documents that a stdio deployment does not set (HTTP
+    /// transport settings, container-only examples, bundled dependencies), with the reason.
+    #[serde(default)]
+    pub left_out: Vec<LeftOutVar>,
     /// Command-line arguments the user supplies at deploy time (a database URL, allowed
     /// folders, `--repository PATH`); [`ServerSpec::command_args`] puts them after
     /// `launch.args`.
@@ -57,6 +64,9 @@ pub struct ServerSpec {
     /// when it was not started (the analyzer never starts servers; the server crate fills it).
     #[serde(default)]
     pub introspection: Option<Introspection>,
+    /// What an LLM added, when one was configured; `null` when none was.
+    #[serde(default)]
+    pub assist: Option<AssistReport>,
 }
 
 impl ServerSpec {
@@ -260,6 +270,35 @@ pub struct EnvVar {
     /// How sure the analyzer is that the server reads it, and why it is (not) required.
     #[serde(default)]
     pub confidence: Confidence,
+    /// `null` for a variable found from evidence; for one only an LLM reported, whether the
+    /// package names it at all (`true`) or not (`false`).
+    #[serde(default)]
+    pub verified: Option<bool>,
+}
+
+/// What an LLM was asked and what it changed (see `assist` in SPEC.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssistReport {
+    /// `openai` or `anthropic`.
+    pub provider: String,
+    pub model: String,
+    /// One line per change: a field filled, a variable added or listed as unverified, a claim
+    /// ignored.
+    pub changes: Vec<String>,
+    /// Why the model gave no usable answer; the spec is then the evidence-only one.
+    pub error: Option<String>,
+}
+
+/// A variable seen in the package but not listed in [`ServerSpec::env`], and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftOutVar {
+    pub name: String,
+    /// Why a stdio deployment does not need it.
+    pub reason: String,
+    /// Where it was seen.
+    pub evidence: Vec<Evidence>,
 }
 
 /// One place in the package that supports a finding.

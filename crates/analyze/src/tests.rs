@@ -571,6 +571,7 @@ fn command_args_put_fields_after_the_fixed_arguments() {
             args: vec!["stdio".into()],
         },
         env: Vec::new(),
+        left_out: Vec::new(),
         args: vec![
             dirs,
             field("repository", Some("--repository"), true),
@@ -581,6 +582,7 @@ fn command_args_put_fields_after_the_fixed_arguments() {
         evidence: Vec::new(),
         warnings: Vec::new(),
         introspection: None,
+        assist: None,
     };
     let values = |pairs: &[(&str, &[&str])]| -> BTreeMap<String, Vec<String>> {
         pairs

@@ -35,7 +35,7 @@ async fn node_server_with_smithery_dockerfile_and_env_example() {
             "{file} not read: {progress:?}"
         );
     }
-    assert_eq!(spec.spec_version, 2);
+    assert_eq!(spec.spec_version, 3);
     assert_eq!(spec.launch.command, "catwalk-notes");
     assert_eq!(spec.launch.args, ["--stdio"], "smithery's stdio selection");
     assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);

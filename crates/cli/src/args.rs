@@ -163,6 +163,20 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub rate_limit_api: Option<u32>,
 
+    /// An LLM that helps the analyzer fill what the evidence leaves empty (descriptions,
+    /// defaults), never required: openai (any OpenAI-compatible API) or anthropic; its key is
+    /// read from CATWALK_LLM_API_KEY only [env: CATWALK_LLM_PROVIDER] [default: none]
+    #[arg(long, value_name = "PROVIDER")]
+    pub llm_provider: Option<String>,
+
+    /// The LLM API's base URL [env: CATWALK_LLM_BASE_URL] [default: the provider's]
+    #[arg(long, value_name = "URL")]
+    pub llm_base_url: Option<String>,
+
+    /// The LLM model [env: CATWALK_LLM_MODEL]
+    #[arg(long, value_name = "MODEL")]
+    pub llm_model: Option<String>,
+
     #[command(flatten)]
     pub sso: SsoArgs,
 }

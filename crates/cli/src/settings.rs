@@ -57,6 +57,11 @@ pub mod vars {
     pub const CATWALK_OIDC_NAME: &str = "CATWALK_OIDC_NAME";
     /// `member` or `none`: whether an unknown account becomes a new user at sign-in.
     pub const CATWALK_SSO_NEW_USERS: &str = "CATWALK_SSO_NEW_USERS";
+    /// The optional LLM that helps analyses (the key only from the environment).
+    pub const CATWALK_LLM_PROVIDER: &str = catwalk_analyze::assist::ENV_PROVIDER;
+    pub const CATWALK_LLM_BASE_URL: &str = catwalk_analyze::assist::ENV_BASE_URL;
+    pub const CATWALK_LLM_MODEL: &str = catwalk_analyze::assist::ENV_MODEL;
+    pub const CATWALK_LLM_API_KEY: &str = catwalk_analyze::assist::ENV_API_KEY;
 }
 
 pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:7411";
@@ -263,6 +268,7 @@ pub struct ServeSettings {
     pub max_request_bytes: usize,
     pub api_rate_limit: Option<NonZeroU32>,
     pub sso: catwalk_server::SsoConfig,
+    pub llm: Option<catwalk_analyze::assist::AssistConfig>,
 }
 
 /// Seconds between SSE keep-alive comments when neither flag nor variable says.
@@ -358,6 +364,28 @@ impl ServeSettings {
                 "a number of requests per minute (0 for no limit)",
             )?),
             sso: sso::resolve(&args.sso, environment)?,
+            llm: catwalk_analyze::assist::AssistConfig::from_parts(
+                flag_or_var(
+                    args.llm_provider.as_deref(),
+                    environment,
+                    vars::CATWALK_LLM_PROVIDER,
+                )
+                .as_deref(),
+                flag_or_var(
+                    args.llm_base_url.as_deref(),
+                    environment,
+                    vars::CATWALK_LLM_BASE_URL,
+                )
+                .as_deref(),
+                flag_or_var(
+                    args.llm_model.as_deref(),
+                    environment,
+                    vars::CATWALK_LLM_MODEL,
+                )
+                .as_deref(),
+                environment.var(vars::CATWALK_LLM_API_KEY),
+            )
+            .map_err(|e| CliError::Usage(e.to_string()))?,
         })
     }
 
@@ -375,6 +403,7 @@ impl ServeSettings {
             max_request_bytes: self.max_request_bytes,
             api_rate_limit: self.api_rate_limit,
             sso: self.sso,
+            llm: self.llm,
         }
     }
 }

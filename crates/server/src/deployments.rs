@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use crate::audit::{Audit, SessionCalls};
+use catwalk_analyze::assist::AssistConfig;
 use catwalk_analyze::{Analyzer, Introspection, ServerSpec, ToolInfo};
 use catwalk_bridge::Upstream;
 use catwalk_gateway::Gateway;
@@ -47,6 +48,8 @@ pub struct Deployments {
     store: Store,
     keys: Keys,
     analyzer: Analyzer,
+    /// The optional LLM that helps analyses (set once at startup).
+    assist: OnceLock<AssistConfig>,
     installer: Installer,
     homes: PathBuf,
     /// Throwaway folders of servers started only to list what they offer (`introspect.rs`).
@@ -136,6 +139,7 @@ impl Deployments {
             store: store.clone(),
             keys: Keys::new(vault),
             analyzer: Analyzer::new(cache_dir.join("sources")),
+            assist: OnceLock::new(),
             installer,
             homes: data_dir.join("deployments"),
             scratch: data_dir.join("introspect"),
@@ -163,6 +167,15 @@ impl Deployments {
         &self.isolation
     }
 
+    /// Lets an LLM help every later analysis (see `catwalk_analyze::assist`).
+    pub fn set_assist(&self, config: AssistConfig) {
+        let _ = self.assist.set(config);
+    }
+
+    pub fn assist(&self) -> Option<&AssistConfig> {
+        self.assist.get()
+    }
+
     pub fn attach_gateway(&self, gateway: &Arc<Gateway>) {
         let _ = self.gateway.set(Arc::downgrade(gateway));
     }
@@ -186,15 +199,10 @@ impl Deployments {
         source: &str,
         reuse_cached_spec: bool,
     ) -> Result<ServerSpec, CreateError> {
-        let fresh;
-        let analyzer = if reuse_cached_spec {
-            &self.analyzer
-        } else {
-            fresh = Analyzer {
-                reuse_cached_specs: false,
-                ..self.analyzer.clone()
-            };
-            &fresh
+        let analyzer = Analyzer {
+            reuse_cached_specs: reuse_cached_spec,
+            assist: self.assist.get().cloned(),
+            ..self.analyzer.clone()
         };
         analyzer
             .analyze(source, &|line| tracing::debug!(source, "{line}"))

@@ -61,6 +61,8 @@ pub struct Config {
     pub api_rate_limit: Option<std::num::NonZeroU32>,
     /// Sign-in through GitHub and OpenID Connect providers.
     pub sso: SsoConfig,
+    /// An LLM that helps analyses fill what the evidence leaves empty; `None`: evidence only.
+    pub llm: Option<catwalk_analyze::assist::AssistConfig>,
 }
 
 /// The REST API's default budget per API token: far above what the CLI and the dashboard need,

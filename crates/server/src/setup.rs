@@ -79,6 +79,9 @@ impl App {
             config.health_interval,
             Arc::new(Isolation::detect(data_dir, config.allow_unsandboxed)),
         );
+        if let Some(llm) = &config.llm {
+            deployments.set_assist(llm.clone());
+        }
         let guard = Arc::new(guard(&public_url, bound));
         let gateway = Gateway::new(
             deployments.clone(),

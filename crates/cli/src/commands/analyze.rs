@@ -112,9 +112,57 @@ pub fn render(source: &str, spec: &Value) -> String {
             text.push_str(&format!("  {warning}\n"));
         }
     }
+    text.push_str(&render_left_out(spec));
+    text.push_str(&render_assist(spec));
     if let Some(introspection) = &view.introspection {
         text.push('\n');
         text.push_str(&render_introspection(introspection));
+    }
+    text
+}
+
+/// The variables seen but not asked for, and why.
+fn render_left_out(spec: &Value) -> String {
+    let Some(left) = spec["leftOut"].as_array().filter(|l| !l.is_empty()) else {
+        return String::new();
+    };
+    let mut text = format!("\nLeft out ({}):\n", left.len());
+    for item in left {
+        text.push_str(&format!(
+            "  {}: {}\n",
+            item["name"].as_str().unwrap_or("?"),
+            item["reason"].as_str().unwrap_or("")
+        ));
+    }
+    text
+}
+
+/// What the LLM changed, or why it could not help.
+fn render_assist(spec: &Value) -> String {
+    let assist = &spec["assist"];
+    if !assist.is_object() {
+        return String::new();
+    }
+    let who = format!(
+        "{} ({})",
+        assist["model"].as_str().unwrap_or("?"),
+        assist["provider"].as_str().unwrap_or("?")
+    );
+    if let Some(error) = assist["error"].as_str() {
+        return format!("\nLLM help: {who} failed, evidence only: {error}\n");
+    }
+    let changes: Vec<&str> = assist["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if changes.is_empty() {
+        return format!("\nLLM help: {who} changed nothing\n");
+    }
+    let mut text = format!("\nLLM help: {who}, {} change(s):\n", changes.len());
+    for change in changes {
+        text.push_str(&format!("  {change}\n"));
     }
     text
 }

@@ -38,6 +38,31 @@ fn analyze_report_shows_every_finding() {
 }
 
 #[test]
+fn analyze_report_shows_left_out_variables_and_the_llm_help() {
+    let mut spec = json!({
+        "specVersion": 3, "source": "npm:x", "name": "x", "runtime": "node",
+        "package": {"registry": "npm", "name": "x", "version": "1.0.0"},
+        "launch": {"command": "x", "args": []}, "env": [], "evidence": [], "warnings": [],
+        "leftOut": [{"name": "MCP_PORT", "reason": "configures the HTTP transport", "evidence": []}],
+        "assist": {"provider": "openai", "model": "gpt-test",
+                   "changes": ["X_TOKEN: description filled by the LLM"], "error": null}
+    });
+    let text = super::analyze::render("npm:x", &spec);
+    for expected in [
+        "Left out (1):\n  MCP_PORT: configures the HTTP transport\n",
+        "LLM help: gpt-test (openai), 1 change(s):\n  X_TOKEN: description filled by the LLM\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    spec["assist"]["error"] = json!("the LLM API answered HTTP 401: bad key");
+    let text = super::analyze::render("npm:x", &spec);
+    assert!(
+        text.contains("LLM help: gpt-test (openai) failed, evidence only: the LLM API answered HTTP 401: bad key\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn analyze_report_shows_what_the_server_listed() {
     let mut spec = json!({
         "specVersion": 2, "source": "npm:x", "name": "x", "runtime": "node",

@@ -58,8 +58,49 @@ fn serve_defaults() {
             max_request_bytes: 4 * 1024 * 1024,
             api_rate_limit: std::num::NonZeroU32::new(600),
             sso: catwalk_server::SsoConfig::default(),
+            llm: None,
         }
     );
+}
+
+#[test]
+fn llm_flags_over_variables_and_the_key_only_from_the_environment() {
+    let environment = Environment::new(
+        [
+            ("CATWALK_LLM_PROVIDER", "openai"),
+            ("CATWALK_LLM_MODEL", "from-variable"),
+            ("CATWALK_LLM_API_KEY", "sk-secret"),
+        ],
+        default_dir(),
+    );
+    let settings = serve(&["serve", "--llm-model", "from-flag"], &environment).unwrap();
+    let llm = settings.llm.expect("configured");
+    assert_eq!(llm.provider, catwalk_analyze::assist::Provider::OpenAi);
+    assert_eq!(llm.model, "from-flag");
+    assert_eq!(llm.base_url, "https://api.openai.com/v1");
+    assert_eq!(
+        llm.api_key,
+        Some(catwalk_analyze::assist::ApiKey::new("sk-secret"))
+    );
+    assert!(!format!("{llm:?}").contains("sk-secret"));
+    let local = serve(
+        &[
+            "serve",
+            "--llm-provider",
+            "anthropic",
+            "--llm-base-url",
+            "http://127.0.0.1:8080/",
+        ],
+        &environment,
+    )
+    .unwrap()
+    .llm
+    .unwrap();
+    assert_eq!(local.base_url, "http://127.0.0.1:8080");
+    let error = serve(&["serve", "--llm-provider", "gemini"], &environment)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unknown LLM provider"), "{error}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! suite, and Debian's chromium for the dashboard, on SQLite and on PostgreSQL.
 
 mod accounts;
+mod assist;
 mod audit;
 mod client_matrix;
 mod conformance;
@@ -19,6 +20,7 @@ mod supervision;
 use std::time::Duration;
 
 use accounts::{api_tokens_and_sign_ins_have_budgets, users_see_only_their_own_deployments};
+use assist::an_llm_helps_analyses_and_is_shown;
 use audit::the_audit_trail_records_calls_and_changes;
 use client_matrix::every_official_client_works_through_catwalk;
 use conformance::conformance_scenarios_pass;
@@ -105,6 +107,7 @@ on_both_stores!(
     sso_github_signs_in_links_and_refuses_forgeries,
     sso_oidc_verifies_id_tokens_and_links_only_known_accounts,
     sso_dashboard_signs_in_with_github_in_a_real_browser,
+    an_llm_helps_analyses_and_is_shown,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {

@@ -117,9 +117,13 @@ async fn health() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-/// How this Catwalk runs servers (sandboxed or not, and why).
+/// How this Catwalk runs servers (sandboxed or not, and why), and which LLM helps analyses
+/// (provider and model, never the key).
 async fn system(State(app): State<Arc<App>>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "isolation": app.deployments.isolation().describe() }))
+    axum::Json(serde_json::json!({
+        "isolation": app.deployments.isolation().describe(),
+        "llm": app.deployments.assist().map(|a| a.describe()),
+    }))
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header.

@@ -46,6 +46,7 @@ async fn fixture() -> Fixture {
         max_request_bytes: crate::DEFAULT_MAX_REQUEST_BYTES,
         api_rate_limit: None,
         sso: Default::default(),
+        llm: None,
     };
     let app = App::open(&config, config.listen).await.unwrap();
     let password = crate::auth::passwords::hash("correct horse battery".into()).await;
