@@ -56,13 +56,32 @@ impl CallAudit {
         if request.method.as_deref() != Some("tools/call") {
             return None;
         }
+        // One pass over the params that copies only the name (and the arguments, as raw text,
+        // when wanted); everything else is skipped unparsed.
+        #[derive(serde::Deserialize)]
+        struct Params<'a> {
+            #[serde(default, borrow)]
+            name: std::borrow::Cow<'a, str>,
+            #[serde(default, borrow)]
+            arguments: Option<&'a RawValue>,
+        }
+        let params = request
+            .params
+            .as_deref()
+            .and_then(|raw| serde_json::from_str::<Params>(raw.get()).ok());
+        let (tool, arguments) = match params {
+            Some(params) => (
+                params.name.into_owned(),
+                params
+                    .arguments
+                    .filter(|_| observer.wants_arguments())
+                    .map(RawValue::to_owned),
+            ),
+            None => (String::new(), None),
+        };
         Some(CallAudit {
-            tool: request.param::<String>("name").unwrap_or_default(),
-            arguments: if observer.wants_arguments() {
-                request.param::<Box<RawValue>>("arguments")
-            } else {
-                None
-            },
+            tool,
+            arguments,
             observer: observer.clone(),
             started: Instant::now(),
             done: false,

@@ -14,7 +14,9 @@ use tokio::sync::mpsc;
 
 /// Rows waiting for the writer at most; beyond, new ones are dropped (and counted in the log).
 const QUEUE: usize = 10_000;
-const BATCH: usize = 256;
+const BATCH: usize = 512;
+/// How long the writer waits for more rows before writing what it has.
+const GATHER: Duration = Duration::from_millis(250);
 /// How long rows are kept.
 pub const RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Recorded arguments longer than this are cut (a call may carry a whole document).
@@ -37,6 +39,21 @@ impl Audit {
                     received = rx.recv_many(&mut batch, BATCH) => {
                         if received == 0 {
                             return;
+                        }
+                        // Rows come one per call: gather for a moment, so that thousands of
+                        // calls a second cost a few transactions, not one (and an fsync) each.
+                        let gathered = tokio::time::sleep(GATHER);
+                        tokio::pin!(gathered);
+                        while batch.len() < BATCH {
+                            let room = BATCH - batch.len();
+                            tokio::select! {
+                                more = rx.recv_many(&mut batch, room) => {
+                                    if more == 0 {
+                                        break;
+                                    }
+                                }
+                                () = &mut gathered => break,
+                            }
                         }
                         if let Err(error) = store.append_audit(&batch).await {
                             tracing::warn!(%error, rows = batch.len(), "cannot store audit rows");
