@@ -174,14 +174,38 @@ pub async fn principal_of(
 
 /// The session id from the request's cookies.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
+}
+
+/// The value of the request's cookie `name`, if it sent one.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == SESSION_COOKIE)
+        .find(|cookie| cookie.name() == name)
         .map(|cookie| cookie.value().to_string())
+}
+
+/// A `Set-Cookie` value for a cookie only Catwalk's own pages get back: path `/`, HttpOnly,
+/// SameSite=Lax (it must come back on top-level navigations, such as a provider's redirect),
+/// Secure over HTTPS, kept for `lifetime` (zero: removed).
+pub fn private_cookie(
+    name: &str,
+    value: String,
+    secure: bool,
+    lifetime: std::time::Duration,
+) -> String {
+    Cookie::build((name.to_string(), value))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(lifetime.as_secs() as i64))
+        .build()
+        .to_string()
 }
 
 /// Whether the request's CSRF header equals the session's token (in constant time).
@@ -215,30 +239,18 @@ pub async fn start_session(
             expires_at,
         )
         .await?;
-    let cookie = Cookie::build((SESSION_COOKIE, session_id))
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .max_age(time_duration(SESSION_LIFETIME))
-        .build();
-    Ok((cookie.to_string(), csrf_token))
+    let cookie = private_cookie(SESSION_COOKIE, session_id, secure, SESSION_LIFETIME);
+    Ok((cookie, csrf_token))
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn end_session_cookie(secure: bool) -> String {
-    Cookie::build((SESSION_COOKIE, ""))
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .max_age(time_duration(std::time::Duration::ZERO))
-        .build()
-        .to_string()
-}
-
-fn time_duration(duration: std::time::Duration) -> cookie::time::Duration {
-    cookie::time::Duration::seconds(duration.as_secs() as i64)
+    private_cookie(
+        SESSION_COOKIE,
+        String::new(),
+        secure,
+        std::time::Duration::ZERO,
+    )
 }
 
 /// A username: what URLs and the CLI can carry without escaping.

@@ -391,14 +391,7 @@ fn sign_in_form(app: &App, return_to: &str, error: Option<&str>) -> Response {
 }
 
 fn login_csrf_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == LOGIN_CSRF_COOKIE)
-        .map(|cookie| cookie.value().to_string())
+    crate::auth::cookie_value(headers, LOGIN_CSRF_COOKIE)
 }
 
 /// An error for the client, at its (already checked) redirect URI.

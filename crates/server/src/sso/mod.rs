@@ -29,13 +29,13 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::cookie_value;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use catwalk_store::{Linked, ProviderAccount, SignInFlow, StoreError, User};
-use cookie::{Cookie, SameSite};
 use oauth2::PkceCodeChallenge;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -591,25 +591,7 @@ fn flow_cookie(id: &str, secure: bool) -> String {
     } else {
         FLOW_LIFETIME
     };
-    Cookie::build((FLOW_COOKIE, id.to_string()))
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .max_age(cookie::time::Duration::seconds(lifetime.as_secs() as i64))
-        .build()
-        .to_string()
-}
-
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == name)
-        .map(|cookie| cookie.value().to_string())
+    auth::private_cookie(FLOW_COOKIE, id.to_string(), secure, lifetime)
 }
 
 /// A plain page saying what went wrong, with a way back.
