@@ -57,10 +57,19 @@ pub async fn list(
     Ok(Json(json!(events)))
 }
 
+/// Whose trail a router's changes go to.
+#[derive(Clone, Copy)]
+pub enum Trail {
+    /// The acting user's (their deployments, tokens, account).
+    Own,
+    /// The instance's, which admins read (users, the vault).
+    Instance,
+}
+
 /// Records every request that may change something (not reads), after it is answered: who,
 /// the method and path, the status, the time it took. Bodies are never recorded.
 pub async fn record_changes(
-    State(app): State<Arc<App>>,
+    State((app, trail)): State<(Arc<App>, Trail)>,
     OriginalUri(uri): OriginalUri,
     request: Request,
     next: Next,
@@ -76,13 +85,13 @@ pub async fn record_changes(
         return response;
     };
     let path = uri.path();
-    let instance_wide = ["/api/users", "/api/vault"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix));
     let status = response.status();
     app.deployments.audit.record(NewAuditEvent {
         at: catwalk_store::now_millis(),
-        owner_id: (!instance_wide).then(|| principal.user.id.clone()),
+        owner_id: match trail {
+            Trail::Own => Some(principal.user.id.clone()),
+            Trail::Instance => None,
+        },
         actor: actor(&principal),
         deployment: path
             .strip_prefix("/api/deployments/")

@@ -298,11 +298,7 @@ async fn put_token(
     token_name: &str,
     replace: bool,
 ) -> ApiResult<Json<Value>> {
-    let valid = (1..=64).contains(&token_name.len())
-        && token_name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !valid {
+    if !crate::auth::is_plain_name(token_name) {
         return Err(ApiError::bad_request(format!(
             "invalid token name {token_name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"
         )));

@@ -44,8 +44,12 @@ pub fn router(app: Arc<App>) -> Router {
             "/users/{username}",
             axum::routing::patch(accounts::update_user).delete(accounts::delete_user),
         )
-        .layer(middleware::from_fn(crate::auth::require_admin));
-    let protected = Router::new()
+        .layer(middleware::from_fn(crate::auth::require_admin))
+        .layer(middleware::from_fn_with_state(
+            (app.clone(), audit::Trail::Instance),
+            audit::record_changes,
+        ));
+    let own = Router::new()
         .route("/analyze", post(deployments::analyze))
         .route(
             "/deployments",
@@ -94,15 +98,14 @@ pub fn router(app: Arc<App>) -> Router {
             axum::routing::delete(accounts::revoke_token),
         )
         .route("/audit", get(audit::list))
-        .merge(admin_only)
         .layer(middleware::from_fn_with_state(
-            app.clone(),
+            (app.clone(), audit::Trail::Own),
             audit::record_changes,
-        ))
-        .layer(middleware::from_fn_with_state(
-            app.clone(),
-            crate::auth::authenticate,
         ));
+    let protected = own.merge(admin_only).layer(middleware::from_fn_with_state(
+        app.clone(),
+        crate::auth::authenticate,
+    ));
     Router::new()
         .route("/health", get(health))
         .route("/auth/session", post(accounts::sign_in))

@@ -255,11 +255,7 @@ pub fn end_session_cookie(secure: bool) -> String {
 
 /// A username: what URLs and the CLI can carry without escaping.
 pub fn valid_username(name: &str) -> Result<(), String> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric());
+    let ok = is_plain_name(name) && name.starts_with(|c: char| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
@@ -268,6 +264,14 @@ pub fn valid_username(name: &str) -> Result<(), String> {
              with a letter or digit"
         ))
     }
+}
+
+/// 1 to 64 letters, digits, '-', '_' or '.': the names of users and access tokens.
+pub fn is_plain_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 pub fn valid_role(role: &str) -> Result<(), String> {
