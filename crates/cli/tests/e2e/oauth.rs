@@ -309,7 +309,19 @@ pub fn oauth_conformance_authorization_scenarios_pass(kind: StoreKind) {
     assert_eq!(approved.status(), 303);
     let back = approved.headers()["location"].to_str().unwrap().to_string();
     assert!(back.starts_with(&format!("http://127.0.0.1:{port}/callback?")));
-    assert_eq!(http.get(&back).send().unwrap().status(), 200);
+    // The suite prints the authorization URL while its callback listener may still be coming
+    // up on a loaded machine: a refused connection is tried again for a while.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let callback = loop {
+        match http.get(&back).send() {
+            Ok(response) => break response,
+            Err(error) if error.is_connect() && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(error) => panic!("the suite's callback at {back} did not answer: {error}"),
+        }
+    };
+    assert_eq!(callback.status(), 200);
 
     let status = suite.wait().unwrap();
     let rest = rest.join().unwrap().join("\n");
