@@ -536,6 +536,13 @@ impl Upstream {
         let _ = count.wait_for(|n| *n == 0).await;
     }
 
+    /// How many handles to this upstream exist: the caller's, its sessions', and any other
+    /// clone (a process's read loop holds one until the process's output ends). An owner that
+    /// knows which handles are its own learns from this whether anyone else can still use it.
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.inner)
+    }
+
     pub fn status(&self) -> Status {
         self.inner.status.borrow().clone()
     }

@@ -26,7 +26,7 @@ use catwalk_store::{Deployment, DeploymentToken, NewDeployment, Store, StoreErro
 use catwalk_vault::{Redactor, Vault};
 
 use crate::keys::{Keys, RotateError, Rotation};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::credentials::{CredentialChange, Credentials};
 use crate::introspect;
@@ -38,6 +38,10 @@ use crate::per_session::{Dedicated, Template};
 use crate::process::{
     self, Attached, CrashLoop, Handshake, Launch, Restarted, describe_exit, health_check, spawn,
 };
+
+/// How long a request waits for a deployment that is starting (or waking from deep sleep)
+/// before it is told to come back later.
+const START_PATIENCE: Duration = Duration::from_secs(30);
 
 /// How long a server may take to answer `initialize` after it starts.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,8 +60,8 @@ pub struct Deployments {
     scratch: PathBuf,
     public_url: String,
     live: Mutex<HashMap<String, Live>>,
-    /// What each running deployment's server listed (see [`Deployments::tools_of`]).
-    tools: Mutex<HashMap<String, Vec<ToolInfo>>>,
+    /// Itself, for the launches that a request starts (waking a deployment from deep sleep).
+    me: Weak<Deployments>,
     gateway: OnceLock<Weak<Gateway>>,
     next_epoch: std::sync::atomic::AtomicU64,
     dedicated: Dedicated,
@@ -93,7 +97,18 @@ struct Live {
 }
 
 enum LiveState {
-    Launching(tokio::task::JoinHandle<()>),
+    Launching {
+        task: tokio::task::JoinHandle<()>,
+        /// Turns true once the launch has its upstream (the state is then `Running`), for the
+        /// requests that wait for it; closed without turning true when the launch fails. (A
+        /// flag, not the upstream: a handle held here would keep it from deep sleep.)
+        ready: watch::Receiver<bool>,
+    },
+    /// Asleep with nothing in memory but this entry: no supervisor, no upstream, no process.
+    /// A deployment gets here when it has slept with no client session left (or was asleep
+    /// when Catwalk started); the next request launches it from the store, remembered
+    /// handshake and all.
+    Asleep,
     Running {
         upstream: Upstream,
         stop: oneshot::Sender<oneshot::Sender<()>>,
@@ -135,7 +150,7 @@ impl Deployments {
         let mut installer = Installer::new(cache_dir.join("packages"));
         // Install scripts are untrusted code too.
         installer.sandbox = isolation.sandbox().cloned();
-        Arc::new(Deployments {
+        Arc::new_cyclic(|me| Deployments {
             store: store.clone(),
             keys: Keys::new(vault),
             analyzer: Analyzer::new(cache_dir.join("sources")),
@@ -145,7 +160,7 @@ impl Deployments {
             scratch: data_dir.join("introspect"),
             public_url,
             live: Mutex::new(HashMap::new()),
-            tools: Mutex::new(HashMap::new()),
+            me: me.clone(),
             gateway: OnceLock::new(),
             next_epoch: Default::default(),
             dedicated: Dedicated::default(),
@@ -369,7 +384,6 @@ impl Deployments {
         };
         self.stop_everything_of(name).await;
         self.metrics.forget(name);
-        self.tools().remove(name);
         let removed = self.store.delete_deployment(name).await?;
         let home = self.homes.join(&deployment.id);
         if home.exists()
@@ -608,25 +622,56 @@ impl Deployments {
         name: &str,
         principal: String,
     ) -> Result<(Upstream, String), catwalk_gateway::Refusal> {
-        self.upstream_for(name, |_, _| Ok(principal)).await
+        self.upstream_for(name, |_, _| Ok(principal.clone())).await
     }
 
     /// The running server of a deployment, once `admit` (given its tokens and whether it is
-    /// public) names the caller; otherwise why not: unknown, not admitted, or not running.
+    /// public) names the caller; otherwise why not: unknown, not admitted, or not running. The
+    /// caller waits (up to [`START_PATIENCE`]) for a deployment that is starting, and for one
+    /// in deep sleep, which it wakes.
     async fn upstream_for(
         &self,
         name: &str,
-        admit: impl FnOnce(&[TokenHash], bool) -> Result<String, catwalk_gateway::Refusal>,
+        admit: impl Fn(&[TokenHash], bool) -> Result<String, catwalk_gateway::Refusal>,
     ) -> Result<(Upstream, String), catwalk_gateway::Refusal> {
         use catwalk_gateway::Refusal;
-        if let Some(live) = self.live().get(name) {
-            let principal = admit(&live.token_hashes, live.public)?;
-            return match &live.state {
-                LiveState::Running { upstream, .. } if !upstream.is_closed() => {
-                    Ok((upstream.clone(), principal))
+        enum Next {
+            Wake,
+            Wait(watch::Receiver<bool>),
+            NotLive,
+        }
+        // Three rounds at most: a deployment in deep sleep is woken, waited for, then taken.
+        for _ in 0..3 {
+            let next = match self.live().get(name) {
+                Some(live) => {
+                    let principal = admit(&live.token_hashes, live.public)?;
+                    match &live.state {
+                        LiveState::Running { upstream, .. } if !upstream.is_closed() => {
+                            return Ok((upstream.clone(), principal));
+                        }
+                        LiveState::Asleep => Next::Wake,
+                        LiveState::Launching { ready, .. } => Next::Wait(ready.clone()),
+                        LiveState::Running { .. } => {
+                            return Err(Refusal::Unavailable("it is still starting".into()));
+                        }
+                    }
                 }
-                _ => Err(Refusal::Unavailable("it is still starting".into())),
+                None => Next::NotLive,
             };
+            match next {
+                Next::Wake => self.wake(name).await?,
+                Next::Wait(mut ready) => {
+                    let launched = tokio::time::timeout(START_PATIENCE, ready.wait_for(|r| *r))
+                        .await
+                        .map_err(|_| Refusal::Unavailable("it is still starting".into()))?
+                        .is_ok();
+                    if !launched {
+                        // The launch ended without an upstream: the store says why.
+                        break;
+                    }
+                }
+                Next::NotLive => break,
+            }
         }
         let deployment = match self.store.get_deployment(name).await {
             Ok(Some(deployment)) => deployment,
@@ -641,19 +686,65 @@ impl Deployments {
         Err(Refusal::Unavailable(reason))
     }
 
+    /// Launches a deployment in deep sleep from what is stored, its remembered handshake
+    /// answering new sessions at once; the request that woke it then starts its process, as
+    /// for any sleeping deployment. Requests that come meanwhile wait for the same launch.
+    async fn wake(&self, name: &str) -> Result<(), catwalk_gateway::Refusal> {
+        use catwalk_gateway::Refusal;
+        let deployment = match self.store.get_deployment(name).await {
+            Ok(Some(deployment)) => deployment,
+            Ok(None) => return Err(Refusal::NotFound),
+            Err(error) => return Err(Refusal::Unavailable(error.to_string())),
+        };
+        let this = self
+            .me
+            .upgrade()
+            .ok_or_else(|| Refusal::Unavailable("Catwalk is stopping".into()))?;
+        let mut live = self.live();
+        let Some(entry) = live.get_mut(name) else {
+            return Ok(());
+        };
+        if !matches!(entry.state, LiveState::Asleep) {
+            // Another request woke it first.
+            return Ok(());
+        }
+        let epoch = self.next_epoch.fetch_add(1, Ordering::Relaxed);
+        let (announce, ready) = watch::channel(false);
+        entry.epoch = epoch;
+        entry.state = LiveState::Launching {
+            task: tokio::spawn(this.run(deployment, epoch, announce, true)),
+            ready,
+        };
+        Ok(())
+    }
+
     /// The store, for the resolver's OAuth check.
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
     fn launch(self: &Arc<Self>, deployment: &Deployment) {
-        let epoch = self
-            .next_epoch
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let this = self.clone();
-        let owned = deployment.clone();
+        let epoch = self.next_epoch.fetch_add(1, Ordering::Relaxed);
+        let options = DeploymentOptions::from_stored(&deployment.options_json);
+        // A deployment that slept when Catwalk stopped sleeps on, in deep sleep: the first
+        // request launches it with its remembered handshake.
+        let asleep = deployment.status == "sleeping"
+            && options.sleep_after().is_some()
+            && deployment
+                .handshake_json
+                .as_deref()
+                .and_then(Handshake::parse)
+                .is_some();
+        let state = if asleep {
+            LiveState::Asleep
+        } else {
+            let (announce, ready) = watch::channel(false);
+            LiveState::Launching {
+                task: tokio::spawn(self.clone().run(deployment.clone(), epoch, announce, false)),
+                ready,
+            }
+        };
         let mut live = self.live();
-        let task = tokio::spawn(async move { this.run(owned, epoch).await });
         live.insert(
             deployment.name.clone(),
             Live {
@@ -661,27 +752,40 @@ impl Deployments {
                 token_hashes: deployment.token_hashes.clone(),
                 public: deployment.public,
                 owner_id: deployment.owner_id.clone(),
-                audit_arguments: Arc::new(AtomicBool::new(
-                    DeploymentOptions::from_stored(&deployment.options_json).audit_arguments,
-                )),
-                state: LiveState::Launching(task),
+                audit_arguments: Arc::new(AtomicBool::new(options.audit_arguments)),
+                state,
             },
         );
     }
 
-    /// Installs, starts and then supervises one deployment until its process ends.
-    async fn run(self: Arc<Self>, deployment: Deployment, epoch: u64) {
+    /// Installs, starts and then supervises one deployment until its process ends; its upstream
+    /// is ready for waiting requests as soon as it has one. `woken`: from deep sleep.
+    async fn run(
+        self: Arc<Self>,
+        deployment: Deployment,
+        epoch: u64,
+        announce: watch::Sender<bool>,
+        woken: bool,
+    ) {
         let name = deployment.name.clone();
-        match self.start(&deployment, epoch).await {
+        match self.start(&deployment, epoch, &announce, woken).await {
             Ok(()) => {}
             Err(reason) => {
                 self.forget(&name, epoch);
                 self.set_status(&name, "failed", Some(&reason)).await;
             }
         }
+        // Only now do waiting requests learn that there is no upstream: the store says why.
+        drop(announce);
     }
 
-    async fn start(self: &Arc<Self>, deployment: &Deployment, epoch: u64) -> Result<(), String> {
+    async fn start(
+        self: &Arc<Self>,
+        deployment: &Deployment,
+        epoch: u64,
+        announce: &watch::Sender<bool>,
+        woken: bool,
+    ) -> Result<(), String> {
         let name = &deployment.name;
         let spec: ServerSpec = serde_json::from_str(&deployment.spec_json)
             .map_err(|e| format!("the stored server spec is unreadable: {e}"))?;
@@ -698,33 +802,35 @@ impl Deployments {
             .map_err(|missing| missing.to_string())?;
 
         let options = DeploymentOptions::from_stored(&deployment.options_json);
-        // A deployment that slept when Catwalk stopped sleeps on: its remembered handshake
-        // answers new sessions, and the first request wakes it.
-        let remembered = (deployment.status == "sleeping" && options.sleep_after().is_some())
-            .then(|| {
-                deployment
-                    .handshake_json
-                    .as_deref()
-                    .and_then(Handshake::parse)
-            })
-            .flatten();
+        // Woken from deep sleep: the remembered handshake answers new sessions, and the waiting
+        // request starts the process. (Without one, it starts as any launch does.)
+        let remembered = woken
+            .then_some(deployment.handshake_json.as_deref())
+            .flatten()
+            .and_then(Handshake::parse);
         let dormant = remembered.is_some();
 
-        if !dormant {
-            self.set_status(name, "installing", None).await;
-        }
-        let (progress, progress_written) = self.progress_writer(name);
+        // The timeline (`installing`, the install's lines, then `starting`) is written beside
+        // the work rather than before it: a start from the cache waits for no store write. A
+        // wake from deep sleep records none of it (the process's start is recorded later).
+        let (progress, timeline) = self.progress_writer(name, !dormant);
         let installed = self
             .installer
             .install(&process::package_of(&spec), &|line| {
-                let _ = progress.send(line.to_string());
+                if let Some(progress) = &progress {
+                    let _ = progress.send(line.to_string());
+                }
             })
             .await
             .map_err(|e| e.to_string());
-        // Every install line is recorded before the next status, so the timeline reads in order.
         drop(progress);
-        let _ = progress_written.await;
-        let installed = installed?;
+        let installed = match installed {
+            Ok(installed) => installed,
+            Err(error) => {
+                let _ = timeline.await;
+                return Err(error);
+            }
+        };
 
         let folder = self.homes.join(&deployment.id);
         let redactor = Redactor::new(credentials.values());
@@ -745,10 +851,23 @@ impl Deployments {
         let (upstream, process) = match remembered {
             Some(handshake) => (handshake.dormant(), None),
             None => {
-                self.set_status(name, "starting", None).await;
                 let began = std::time::Instant::now();
-                let (instance, exit, stdout) = spawn(&launch, &logs)?;
-                match Upstream::start(process::input(&instance), stdout, HANDSHAKE_TIMEOUT).await {
+                let (instance, exit, stdout) = match spawn(&launch, &logs) {
+                    Ok(spawned) => spawned,
+                    Err(error) => {
+                        let _ = timeline.await;
+                        return Err(error);
+                    }
+                };
+                let starting = async {
+                    let _ = timeline.await;
+                    self.set_status(name, "starting", None).await;
+                };
+                let (_, handshake) = tokio::join!(
+                    starting,
+                    Upstream::start(process::input(&instance), stdout, HANDSHAKE_TIMEOUT)
+                );
+                match handshake {
                     Ok((upstream, _)) => {
                         self.metrics.started(name, began.elapsed());
                         (upstream, Some((instance, exit)))
@@ -792,6 +911,7 @@ impl Deployments {
             }
             return Ok(());
         }
+        announce.send_replace(true);
         if process.is_some() {
             self.running(name, &upstream).await;
         }
@@ -807,33 +927,42 @@ impl Deployments {
         Ok(())
     }
 
-    /// Marks a deployment running (with its tool count), remembers its handshake and the tools
-    /// it lists.
+    /// Marks a deployment running (with its tool count), and remembers its handshake with the
+    /// tools it lists.
     async fn running(&self, name: &str, upstream: &Upstream) {
-        if let Some(handshake) = Handshake::of(upstream)
-            && let Err(error) = self.store.set_handshake(name, &handshake).await
-        {
-            tracing::warn!(%error, "cannot record the handshake of {name}");
-        }
         let tools = introspect::list_tools(upstream, HANDSHAKE_TIMEOUT)
             .await
             .ok();
         let count = tools.as_ref().map(|tools| format!("{} tools", tools.len()));
-        match tools {
-            Some(tools) => self.tools().insert(name.to_string(), tools),
-            None => self.tools().remove(name),
-        };
+        if let Some(handshake) = Handshake::of(upstream, tools)
+            && let Err(error) = self.store.set_handshake(name, &handshake).await
+        {
+            tracing::warn!(%error, "cannot record the handshake of {name}");
+        }
         self.set_status(name, "running", count.as_deref()).await;
     }
 
-    /// The tools a deployment's server listed when it last started in this Catwalk (with its
-    /// real values), if it did.
-    pub fn tools_of(&self, name: &str) -> Option<Vec<ToolInfo>> {
-        self.tools().get(name).cloned()
+    /// The tools a deployment's server listed when it last started (with its real values), if
+    /// it did.
+    pub fn tools_of(deployment: &Deployment) -> Option<Vec<ToolInfo>> {
+        Handshake::parse(deployment.handshake_json.as_deref()?)?.tools
     }
 
-    fn tools(&self) -> MutexGuard<'_, HashMap<String, Vec<ToolInfo>>> {
-        self.tools.lock().unwrap_or_else(|e| e.into_inner())
+    /// Lets a sleeping deployment go from memory (deep sleep, see [`LiveState::Asleep`]) once
+    /// nothing but its supervisor and its live entry holds its upstream: no client session, no
+    /// request, no read loop of the old process. Checked under the live lock, which every
+    /// request takes to get an upstream, so none can get this one after the check.
+    fn sleep_deeply(&self, name: &str, epoch: u64, upstream: &Upstream) -> bool {
+        let mut live = self.live();
+        let Some(entry) = live.get_mut(name) else {
+            return false;
+        };
+        if entry.epoch != epoch || upstream.handles() > 2 {
+            return false;
+        }
+        upstream.close(process::SLEEPING);
+        entry.state = LiveState::Asleep;
+        true
     }
 
     /// Watches a deployment's process until the deployment is stopped or fails: a crash or a
@@ -862,9 +991,14 @@ impl Deployments {
         loop {
             let ended = match process.take() {
                 None => {
-                    tokio::select! {
-                        () = upstream.demanded() => {}
-                        done = &mut stop_rx => return stopped(&upstream, None, done).await,
+                    loop {
+                        tokio::select! {
+                            () = upstream.demanded() => break,
+                            done = &mut stop_rx => return stopped(&upstream, None, done).await,
+                            _ = checks.tick() => if self.sleep_deeply(name, epoch, &upstream) {
+                                return;
+                            },
+                        }
                     }
                     self.set_status(name, "starting", Some("a request woke it"))
                         .await;
@@ -953,22 +1087,35 @@ impl Deployments {
         }
     }
 
-    /// Writes install progress lines as events, in order, without blocking the installer.
+    /// Writes the `installing` status and then the install's progress lines as events, in
+    /// order, without holding up the installer; the task ends once the sender is dropped and
+    /// everything is written. Without `record`, nothing is written.
     fn progress_writer(
         &self,
         name: &str,
-    ) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<()>) {
+        record: bool,
+    ) -> (
+        Option<mpsc::UnboundedSender<String>>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        if !record {
+            return (None, tokio::spawn(async {}));
+        }
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let store = self.store.clone();
         let name = name.to_string();
         let writer = tokio::spawn(async move {
+            tracing::info!(deployment = name, status = "installing", "status");
+            if let Err(error) = store.set_status(&name, "installing", None).await {
+                tracing::warn!(%error, "cannot record the status of {name}");
+            }
             while let Some(line) = rx.recv().await {
                 if let Err(error) = store.add_event(&name, "progress", &line).await {
                     tracing::warn!(%error, "cannot record progress of {name}");
                 }
             }
         });
-        (tx, writer)
+        (Some(tx), writer)
     }
 
     async fn set_status(&self, name: &str, status: &str, reason: Option<&str>) {
@@ -990,6 +1137,19 @@ impl Deployments {
         if live.get(name).is_some_and(|l| l.epoch == epoch) {
             live.remove(name);
         }
+    }
+
+    /// What Catwalk holds in memory for each deployment it knows (see [`LiveState`]), for the
+    /// metrics.
+    pub(crate) fn held(&self) -> Vec<&'static str> {
+        self.live()
+            .values()
+            .map(|live| match live.state {
+                LiveState::Launching { .. } => "launching",
+                LiveState::Running { .. } => "supervised",
+                LiveState::Asleep => "asleep",
+            })
+            .collect()
     }
 
     fn live(&self) -> MutexGuard<'_, HashMap<String, Live>> {
@@ -1015,7 +1175,8 @@ async fn stopped(
 
 async fn stop_live(live: Live) {
     match live.state {
-        LiveState::Launching(task) => {
+        LiveState::Asleep => {}
+        LiveState::Launching { task, .. } => {
             // Dropping the launch future drops its process handle, which kills the process.
             task.abort();
             let _ = task.await;

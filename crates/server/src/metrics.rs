@@ -26,6 +26,11 @@ pub struct StatusLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HeldLabel {
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabel {
     pub deployment: String,
     /// `2xx`, `4xx`, `5xx`…
@@ -37,6 +42,7 @@ type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 pub struct Metrics {
     registry: Registry,
     deployments: Family<StatusLabel, Gauge>,
+    held: Family<HeldLabel, Gauge>,
     starts: Family<DeploymentLabel, Counter>,
     restarts: Family<DeploymentLabel, Counter>,
     start_seconds: Histograms<DeploymentLabel>,
@@ -60,6 +66,7 @@ impl Default for Metrics {
     fn default() -> Metrics {
         let mut registry = Registry::with_prefix("catwalk");
         let deployments = Family::<StatusLabel, Gauge>::default();
+        let held = Family::<HeldLabel, Gauge>::default();
         let starts = Family::<DeploymentLabel, Counter>::default();
         let restarts = Family::<DeploymentLabel, Counter>::default();
         let start_seconds: Histograms<DeploymentLabel> =
@@ -71,6 +78,13 @@ impl Default for Metrics {
             "deployments",
             "Deployments by status (running, sleeping, restarting, failed, ...)",
             deployments.clone(),
+        );
+        registry.register(
+            "deployments_held",
+            "Deployments in Catwalk's memory by what it holds for them: a launch, a supervised \
+             server (running or lightly asleep, with client sessions), or, in deep sleep, an \
+             entry and nothing else",
+            held.clone(),
         );
         registry.register(
             "process_starts",
@@ -100,6 +114,7 @@ impl Default for Metrics {
         Metrics {
             registry,
             deployments,
+            held,
             starts,
             restarts,
             start_seconds,
@@ -145,24 +160,37 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the status gauges set from `statuses`.
-    pub fn render(&self, statuses: impl IntoIterator<Item = String>) -> String {
+    /// The text exposition, with the status gauges set from `statuses` and the held gauges
+    /// from `held`.
+    pub fn render(
+        &self,
+        statuses: impl IntoIterator<Item = String>,
+        held: impl IntoIterator<Item = &'static str>,
+    ) -> String {
         let _scrape = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
-        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-        for status in statuses {
-            *counts.entry(status).or_default() += 1;
-        }
         self.deployments.clear();
-        for (status, count) in counts {
+        for (status, count) in count(statuses) {
             self.deployments
                 .get_or_create(&StatusLabel { status })
                 .set(count);
+        }
+        self.held.clear();
+        for (state, count) in count(held) {
+            self.held.get_or_create(&HeldLabel { state }).set(count);
         }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
         text
     }
+}
+
+fn count<T: Ord>(items: impl IntoIterator<Item = T>) -> BTreeMap<T, i64> {
+    let mut counts = BTreeMap::new();
+    for item in items {
+        *counts.entry(item).or_default() += 1;
+    }
+    counts
 }
 
 /// Counts and times requests to `/s/{deployment}/…`.
@@ -205,13 +233,20 @@ mod tests {
         let metrics = Metrics::default();
         metrics.started("demo", Duration::from_millis(120));
         metrics.restarted("demo");
-        let text = metrics.render(["running".to_string(), "running".into(), "sleeping".into()]);
+        let text = metrics.render(
+            ["running".to_string(), "running".into(), "sleeping".into()],
+            ["supervised", "asleep", "asleep"],
+        );
         assert!(
             text.contains(r#"catwalk_deployments{status="running"} 2"#),
             "{text}"
         );
         assert!(
             text.contains(r#"catwalk_deployments{status="sleeping"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"catwalk_deployments_held{state="asleep"} 2"#),
             "{text}"
         );
         assert!(
@@ -224,9 +259,10 @@ mod tests {
         );
         assert!(text.contains(r#"catwalk_process_start_seconds_count{deployment="demo"} 1"#));
         // A status with no deployment left is not reported as a stale count.
-        let text = metrics.render(["running".to_string()]);
+        let text = metrics.render(["running".to_string()], ["supervised"]);
         assert!(!text.contains(r#"status="sleeping""#), "{text}");
+        assert!(!text.contains(r#"state="asleep""#), "{text}");
         metrics.forget("demo");
-        assert!(!metrics.render([]).contains("demo"));
+        assert!(!metrics.render([], []).contains("demo"));
     }
 }

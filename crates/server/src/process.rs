@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use catwalk_analyze::{Registry, ServerSpec};
+use catwalk_analyze::{Registry, ServerSpec, ToolInfo};
 use catwalk_bridge::{BridgeError, InitInfo, PipeFuture, ServerInput, ServerOutput, Upstream};
 use catwalk_runtime::{
     ExitInfo, Installed, Instance, LogSink, PackageKind, PackageToInstall, ProcessSpec,
@@ -253,16 +253,22 @@ pub(crate) struct Handshake {
     params: Box<RawValue>,
     protocol_version: String,
     result: Box<RawValue>,
+    /// What the server listed in `tools/list` after that handshake, if it answered. Kept here
+    /// rather than in Catwalk's memory, so a sleeping deployment costs nothing while the API
+    /// still shows its tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tools: Option<Vec<ToolInfo>>,
 }
 
 impl Handshake {
-    /// The handshake of a running upstream, as stored.
-    pub(crate) fn of(upstream: &Upstream) -> Option<String> {
+    /// The handshake of a running upstream with the tools it listed, as stored.
+    pub(crate) fn of(upstream: &Upstream, tools: Option<Vec<ToolInfo>>) -> Option<String> {
         let info = upstream.init_info()?;
         let handshake = Handshake {
             params: upstream.init_params()?,
             protocol_version: info.protocol_version,
             result: info.result,
+            tools,
         };
         serde_json::to_string(&handshake).ok()
     }

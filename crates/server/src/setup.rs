@@ -193,7 +193,9 @@ async fn metrics(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.deployments.metrics.render(statuses),
+        app.deployments
+            .metrics
+            .render(statuses, app.deployments.held()),
     )
         .into_response()
 }

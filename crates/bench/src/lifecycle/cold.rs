@@ -8,7 +8,8 @@
 //!   times the answers;
 //! - raw pipe in Catwalk's sandbox: the same under `bwrap` with Catwalk's own command line for
 //!   that server, read from its running sandbox (see `replay.rs`): what the sandbox alone costs;
-//! - Catwalk wake-up: the deployment (`--sleep-after 1`) is asleep; a fresh session's
+//! - Catwalk wake-up: the deployment (`--sleep-after 1`) is in deep sleep (no session left, so
+//!   nothing of it in Catwalk's memory but an entry); a fresh session's
 //!   `initialize` (answered from the remembered handshake), `notifications/initialized` and
 //!   `tools/list` through the gateway, which makes the supervisor spawn the sandboxed server;
 //! - Catwalk cold start: `POST /stop`, then from `POST /start` until a fresh session's
@@ -170,6 +171,13 @@ pub async fn measure(tools: &Tools, rounds: usize) -> Result<ColdReport> {
             raws.push((raw, bwrap));
         }
         let mut wakes = Vec::new();
+        for subject in &subjects {
+            catwalk
+                .wait_status(subject.deployment, &["sleeping"], Duration::from_secs(30))
+                .await?;
+        }
+        // Woken from deep sleep, as a deployment nobody used for a while is.
+        memory::wait_deep_sleep(&mut catwalk, subjects.len()).await?;
         for (subject, endpoint) in subjects.iter().zip(&endpoints) {
             wakes.push(wake(&mut catwalk, subject.deployment, endpoint).await?);
         }

@@ -115,6 +115,7 @@ pub async fn measure(tools: &Tools, count: usize) -> Result<MemoryReport> {
         catwalk
             .wait_count("sleeping", count as u64, Duration::from_secs(60))
             .await?;
+        wait_deep_sleep(&mut catwalk, count).await?;
         settled_rss(&mut catwalk).await?
     };
     Ok(MemoryReport {
@@ -147,6 +148,9 @@ async fn fleet_memory(
         min_available_mb: 0,
     };
     let creation = fleet::create(&mut catwalk, &plan, 0).await?;
+    if sleep_after_secs.is_some() {
+        wait_deep_sleep(&mut catwalk, count).await?;
+    }
     let with_deployments_kb = settled_rss(&mut catwalk).await?;
     Ok((
         Steps {
@@ -156,6 +160,27 @@ async fn fleet_memory(
         },
         creation,
     ))
+}
+
+/// Waits until Catwalk holds `count` deployments in deep sleep (nothing in memory but an entry;
+/// a deployment gets there one health check after it fell asleep with no client session).
+pub(crate) async fn wait_deep_sleep(catwalk: &mut Catwalk, count: usize) -> Result<()> {
+    let wanted = format!("catwalk_deployments_held{{state=\"asleep\"}} {count}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let metrics = catwalk.metrics().await?;
+        if metrics.lines().any(|line| line == wanted) {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            let held: Vec<&str> = metrics
+                .lines()
+                .filter(|line| line.starts_with("catwalk_deployments_held{"))
+                .collect();
+            anyhow::bail!("waited 60 s for {count} deployments in deep sleep; now: {held:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// How the lifecycle parts start Catwalk: with this cache, and idleness checked every second.

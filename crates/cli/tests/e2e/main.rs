@@ -609,6 +609,19 @@ impl RawSession {
         }
     }
 
+    /// Ends the session (DELETE), as a well-behaved client does when it is done.
+    fn end(self) {
+        let response = self
+            .http
+            .delete(&self.endpoint)
+            .bearer_auth(&self.token)
+            .header("mcp-session-id", &self.id)
+            .header("mcp-protocol-version", "2025-06-18")
+            .send()
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
     /// Sends a request and returns its JSON-RPC response (from a JSON or an SSE answer).
     fn call(&self, id: u32, tool: &str, arguments: Value) -> Value {
         self.call_with_params(id, serde_json::json!({"name":tool,"arguments":arguments}))

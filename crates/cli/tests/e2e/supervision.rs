@@ -120,13 +120,40 @@ pub fn an_idle_deployment_sleeps_and_a_request_wakes_it(kind: StoreKind) {
     assert!(events.contains("sleeping: no request for 2 s"), "{events}");
     assert!(events.contains("starting: a request woke it"), "{events}");
 
-    // Asleep when Catwalk restarts, it stays asleep, and still wakes on demand.
+    // With sessions open, it sleeps lightly: its supervisor keeps their upstream.
     wait_for_status(&catwalk, "sleepy", "sleeping", Duration::from_secs(20));
+    assert!(
+        metrics_of(&catwalk).contains(r#"catwalk_deployments_held{state="supervised"} 1"#),
+        "{}",
+        metrics_of(&catwalk)
+    );
+
+    // Asleep when Catwalk restarts, it stays asleep, in deep sleep (nothing held but an entry),
+    // and still wakes on demand; the tools it listed are still shown.
     catwalk.stop();
     catwalk.restart();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(status_of(&catwalk, "sleepy")["status"], "sleeping");
     assert_eq!(processes_under(&home), Vec::<u32>::new());
+    let metrics = metrics_of(&catwalk);
+    assert!(
+        metrics.contains(r#"catwalk_deployments_held{state="asleep"} 1"#),
+        "{metrics}"
+    );
+    let shown: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/api/deployments/sleepy", catwalk.url))
+        .bearer_auth(catwalk.admin_token())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let tools = &shown["tools"];
+    assert!(
+        tools
+            .as_array()
+            .is_some_and(|tools| tools.iter().any(|tool| tool["name"] == "echo")),
+        "{tools}"
+    );
     let later = RawSession::open(&endpoint, &token);
     assert_eq!(processes_under(&home), Vec::<u32>::new());
     let answer = later.call(1, "echo", json!({"message": "back again"}));
@@ -137,13 +164,7 @@ pub fn an_idle_deployment_sleeps_and_a_request_wakes_it(kind: StoreKind) {
     let http = reqwest::blocking::Client::new();
     let url = format!("{}/metrics", catwalk.url);
     assert_eq!(http.get(&url).send().unwrap().status(), 401);
-    let metrics = http
-        .get(&url)
-        .bearer_auth(catwalk.admin_token())
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = metrics_of(&catwalk);
     assert!(
         metrics.contains(r#"catwalk_deployments{status="running"} 1"#),
         "{metrics}"
@@ -164,6 +185,31 @@ pub fn an_idle_deployment_sleeps_and_a_request_wakes_it(kind: StoreKind) {
         metrics.contains("catwalk_mcp_request_seconds_count"),
         "{metrics}"
     );
+
+    // Once its last session ends and it sleeps, it goes from memory; a new session wakes it
+    // from there, answered as before.
+    later.end();
+    wait_for_status(&catwalk, "sleepy", "sleeping", Duration::from_secs(20));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !metrics_of(&catwalk).contains(r#"catwalk_deployments_held{state="asleep"} 1"#) {
+        assert!(Instant::now() < deadline, "{}", metrics_of(&catwalk));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(processes_under(&home), Vec::<u32>::new());
+    let fresh = RawSession::open(&endpoint, &token);
+    let answer = fresh.call(1, "echo", json!({"message": "once more"}));
+    assert_eq!(text_of(&answer), "once more");
+    assert_eq!(servers_in(&home).len(), 1);
+}
+
+fn metrics_of(catwalk: &Catwalk) -> String {
+    reqwest::blocking::Client::new()
+        .get(format!("{}/metrics", catwalk.url))
+        .bearer_auth(catwalk.admin_token())
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
 }
 
 pub fn a_hung_server_is_restarted(kind: StoreKind) {
@@ -446,11 +492,31 @@ pub fn a_stopped_deployment_stays_stopped_until_started(kind: StoreKind) {
     assert_eq!(status_of(&catwalk, "paused")["status"], "stopped");
     assert_eq!(processes_under(&home), Vec::<u32>::new());
 
-    assert!(catwalk.cli(&["start", "paused"]).status.success());
-    wait_for_status(&catwalk, "paused", "running", Duration::from_secs(30));
+    // A client that comes while it starts waits for it, rather than being turned away.
+    let started = reqwest::blocking::Client::new()
+        .post(format!("{}/api/deployments/paused/start", catwalk.url))
+        .bearer_auth(catwalk.admin_token())
+        .send()
+        .unwrap();
+    assert!(started.status().is_success(), "{}", started.status());
     let session = RawSession::open(&endpoint, &token);
     let answer = session.call(1, "echo", json!({"message": "resumed"}));
     assert_eq!(text_of(&answer), "resumed");
+    wait_for_status(&catwalk, "paused", "running", Duration::from_secs(30));
+    // The timeline of that start reads in order, though it was written beside the work.
+    let events: Value = serde_json::from_str(&events_of(&catwalk, "paused")).unwrap();
+    let statuses: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["kind"] == "status")
+        .filter_map(|event| event["message"].as_str())
+        .map(|message| message.split(':').next().unwrap())
+        .collect();
+    assert!(
+        statuses.ends_with(&["stopped", "installing", "starting", "running"]),
+        "{statuses:?}"
+    );
     let unknown = catwalk.cli(&["stop", "ghost"]);
     assert_eq!(unknown.status.code(), Some(1));
 }

@@ -461,7 +461,7 @@ async fn owned(
 fn view(app: &App, deployment: &catwalk_store::Deployment) -> Value {
     let mut shown = summary(app, deployment);
     shown["spec"] = serde_json::from_str(&deployment.spec_json).unwrap_or(Value::Null);
-    shown["tools"] = json!(app.deployments.tools_of(&deployment.name));
+    shown["tools"] = json!(crate::deployments::Deployments::tools_of(deployment));
     shown
 }
 
