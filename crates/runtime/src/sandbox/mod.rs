@@ -13,8 +13,9 @@
 //!   `/dev`.
 //!
 //! Nothing else of the host exists inside: not Catwalk's data directory, not other deployments'
-//! folders, not other processes (own PID namespace), and no network at all when the policy says
-//! so (own network namespace with only a loopback). Every capability is dropped and the server
+//! folders, not other processes (own PID namespace), not the host's loopback services or abstract
+//! Unix sockets (own network namespace, connected to the outside by slirp4netns: `netstack.rs`),
+//! and no network at all when the policy says so (only a loopback). Every capability is dropped and the server
 //! cannot create user namespaces of its own. Paths given as [`Sandbox::hide`] are checked
 //! against every mount, so a layout that would show one is refused rather than run.
 //!
