@@ -30,6 +30,6 @@ pub use process::{
     spawn, spawn_sandboxed, spawn_with_limits,
 };
 pub use sandbox::{
-    Enforcement, LimitSupport, ResourceLimits, Sandbox, SandboxPolicy, SandboxUnavailable,
-    limit_support,
+    Enforcement, LimitSupport, NetStack, ResourceLimits, Sandbox, SandboxPolicy,
+    SandboxUnavailable, limit_support,
 };

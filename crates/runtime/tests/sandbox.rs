@@ -450,29 +450,134 @@ async fn the_environment_is_exactly_the_declared_one() {
     instance.stop(Duration::from_secs(5)).await;
 }
 
-#[tokio::test]
-async fn without_network_the_server_cannot_reach_even_the_hosts_loopback() {
-    let host = Host::new();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+/// The slirp4netns attached to the sandbox whose bwrap is `bwrap`: its target is bwrap's child.
+fn network_helper_of(bwrap: u32) -> Option<u32> {
+    processes_with("slirp4netns").into_iter().find(|helper| {
+        let cmdline = std::fs::read(format!("/proc/{helper}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|byte| *byte == 0)
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect();
+        let Some(target) = args.iter().rev().nth(2) else {
+            return false;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{target}/stat")).unwrap_or_default();
+        let parent = stat
+            .rfind(')')
+            .and_then(|end| stat[end + 1..].split_whitespace().nth(1))
+            .and_then(|ppid| ppid.parse::<u32>().ok());
+        parent == Some(bwrap)
+    })
+}
 
-    let (mut open, _sink) = host.start(&host.policy());
-    let reached = ask(&mut open, json!({"op": "connect", "port": port})).await;
-    assert_eq!(reached["ok"], json!(true), "network on: {reached}");
+/// A TCP listener that greets every connection with `greeting`, on its own thread.
+fn greeter(address: std::net::IpAddr, greeting: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind((address, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let _ = std::io::Write::write_all(&mut stream, greeting.as_bytes());
+        }
+    });
+    port
+}
+
+/// This machine's address on its default route: not loopback, and reachable from a sandbox
+/// only through its network stack. (A UDP "connect" sends nothing; it only picks the route.)
+fn own_non_loopback_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .connect("192.0.2.1:9")
+        .and_then(|_| socket.local_addr())
+        .map(|address| address.ip())
+        .ok()
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .expect(
+            "this test needs a non-loopback IPv4 address with a route (a default route) to \
+             prove that sandboxes reach the network",
+        )
+}
+
+#[tokio::test]
+async fn with_network_the_server_reaches_the_network_but_not_the_hosts_loopback() {
+    let host = Host::new();
+    let sandbox = host.sandbox();
+    let stack = sandbox.network_stack().unwrap_or_else(|reason| {
+        panic!("these tests need a working slirp4netns (the `slirp4netns` package): {reason}")
+    });
+    assert!(
+        sandbox.to_string().contains("network through slirp4netns"),
+        "{sandbox}"
+    );
+    assert!(stack.version().contains("slirp4netns"), "{stack}");
+    let loopback_port = greeter("127.0.0.1".parse().unwrap(), "the host's loopback");
+    let outside = own_non_loopback_address();
+    let outside_port = greeter(outside, "the host's outside address");
+
+    let (mut open, sink) = host.start(&host.policy());
+    let lines = sink.lines("catwalk");
+    assert!(
+        lines[0].contains("network on, through slirp4netns"),
+        "{lines:?}"
+    );
+    let reached = ask(
+        &mut open,
+        json!({"op": "connect", "host": outside.to_string(), "port": outside_port}),
+    )
+    .await;
+    assert_eq!(
+        reached,
+        json!({"ok": true, "received": "the host's outside address"}),
+        "network on, {outside}"
+    );
+    // 127.0.0.1 is the sandbox's own: up, and not the host's.
+    let own = ask(&mut open, json!({"op": "own_loopback"})).await;
+    assert_eq!(own["ok"], json!(true), "{own}");
+    for address in ["127.0.0.1", "10.0.2.2", "10.0.2.3"] {
+        let refused = ask(
+            &mut open,
+            json!({"op": "connect", "host": address, "port": loopback_port}),
+        )
+        .await;
+        assert_failed(
+            &refused,
+            &format!("reaching the host's loopback through {address}"),
+        );
+    }
+    // A name nobody has: the answer "no such name" (EAI_NONAME, -2) comes from a resolver
+    // reached through the network; without one, resolution fails with EAI_AGAIN (-3).
+    let unknown = json!({"op": "resolve", "name": "no-such-name.catwalk-test.invalid"});
+    let answered = ask(&mut open, unknown.clone()).await;
+    assert_eq!(answered["errno"], json!(-2), "network on: {answered}");
+    let local = ask(&mut open, json!({"op": "resolve", "name": "localhost"})).await;
+    assert_eq!(local["ok"], json!(true), "{local}");
+    let helper = network_helper_of(open.pid()).expect("no slirp4netns serves the sandbox");
     open.stop(Duration::from_secs(5)).await;
+    assert!(
+        !common::is_running(helper),
+        "slirp4netns {helper} outlived its sandbox"
+    );
 
     let mut policy = host.policy();
     policy.network = false;
     let (mut closed, sink) = host.start(&policy);
-    let refused = ask(&mut closed, json!({"op": "connect", "port": port})).await;
-    assert_failed(&refused, "connecting without network");
-    assert!(
-        refused["error"]
-            .as_str()
-            .unwrap()
-            .contains("Connection refused"),
-        "{refused}"
-    );
+    for (address, port) in [
+        ("127.0.0.1", loopback_port),
+        (&*outside.to_string(), outside_port),
+    ] {
+        let refused = ask(
+            &mut closed,
+            json!({"op": "connect", "host": address, "port": port}),
+        )
+        .await;
+        assert_failed(
+            &refused,
+            &format!("connecting to {address} without network"),
+        );
+    }
+    let unanswered = ask(&mut closed, unknown).await;
+    assert_eq!(unanswered["errno"], json!(-3), "network off: {unanswered}");
     closed.stop(Duration::from_secs(5)).await;
     assert!(
         sink.lines("catwalk")[0].contains("network off"),

@@ -22,6 +22,18 @@ pub enum Isolation {
     },
 }
 
+/// Said when sandboxes with network on cannot have a network of their own: they then run in
+/// the host's, where every service on its loopback (Catwalk's API, a local database) is
+/// reachable.
+fn network_warning(sandbox: &Sandbox) -> Option<String> {
+    sandbox.network_stack().err().map(|reason| {
+        format!(
+            "servers with network on run in the host's network and can reach every service on \
+             its loopback (Catwalk's API, a local database): {reason}"
+        )
+    })
+}
+
 impl Isolation {
     /// Probes bubblewrap. Catwalk's own files in `data_dir` are hidden from every sandbox.
     pub fn detect(data_dir: &Path, allow_unsandboxed: bool) -> Isolation {
@@ -38,6 +50,9 @@ impl Isolation {
                 ];
                 let sandbox = sandbox.hide(private);
                 tracing::info!("servers run sandboxed: {sandbox}");
+                if let Some(warning) = network_warning(&sandbox) {
+                    tracing::warn!("{warning}");
+                }
                 Isolation::Sandboxed(sandbox)
             }
             Err(unavailable) if allow_unsandboxed => {
@@ -75,6 +90,7 @@ impl Isolation {
             Isolation::Sandboxed(sandbox) => serde_json::json!({
                 "sandboxed": true,
                 "detail": sandbox.to_string(),
+                "warning": network_warning(sandbox),
             }),
             Isolation::Unsandboxed { reason } => serde_json::json!({
                 "sandboxed": false,

@@ -11,7 +11,7 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 
 use super::jail::Jail;
-use crate::sandbox::{Request, Tmp};
+use crate::sandbox::{Network, PrivateNet, Request, Tmp, inherit_fds};
 
 /// How many trailing output lines a failure message quotes: enough for npm's
 /// `npm error code E404` block or pip's `No matching distribution` line, short enough to read.
@@ -53,6 +53,20 @@ pub(crate) async fn run(
     let cannot_run = |error: io::Error| {
         format!("could not run `{program}`: {error} (is it installed and on PATH?)")
     };
+    // Installs reach the registry through the same private network as servers, unless the
+    // configuration names a registry or proxy on the host's loopback (see `jail.rs`).
+    if let Some(setting) = jail.and_then(|jail| jail.loopback_config.as_ref()) {
+        progress(&format!(
+            "(in the host's network: {setting} names a host on its loopback)"
+        ));
+    }
+    let private_net = match jail {
+        Some(jail) if jail.loopback_config.is_none() => match jail.sandbox.network_stack() {
+            Ok(stack) => Some(PrivateNet::new(stack).map_err(cannot_run)?),
+            Err(_) => None,
+        },
+        _ => None,
+    };
     let mut command = match jail {
         None => {
             let mut command = Command::new(program);
@@ -68,12 +82,18 @@ pub(crate) async fn run(
                     cwd,
                     read_only: &jail.read_only,
                     writable: &jail.writable,
-                    network: true,
+                    network: match &private_net {
+                        Some(private) => private.layout(),
+                        None => Network::Host,
+                    },
                     tmp: Tmp::Host(jail.tmp.clone()),
-                    info_fd: None,
+                    info_fd: private_net.as_ref().map(PrivateNet::info_fd),
                 })
                 .map_err(cannot_run)?;
             let mut command = Command::new(jail.sandbox.program());
+            if let Some(private) = &private_net {
+                inherit_fds(command.as_std_mut(), private.child_fds());
+            }
             command
                 .args(bwrap_args)
                 .arg("--")
@@ -92,6 +112,25 @@ pub(crate) async fn run(
         .kill_on_drop(true)
         .spawn()
         .map_err(cannot_run)?;
+    // Kept until the install ends: dropping it ends the network.
+    let _network = match private_net {
+        Some(private) => {
+            let attached = tokio::task::spawn_blocking(move || private.attach(Stdio::null()))
+                .await
+                .unwrap_or_else(|error| Err(error.to_string()));
+            match attached {
+                Ok(attached) => Some(attached),
+                Err(error) => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    return Err(format!(
+                        "could not run `{program}`: the sandbox's network did not start: {error}"
+                    ));
+                }
+            }
+        }
+        None => None,
+    };
 
     let (line_tx, mut line_rx) = mpsc::channel::<String>(64);
     if let Some(stdout) = child.stdout.take() {

@@ -60,6 +60,10 @@ pub(crate) struct Jail<'a> {
     pub writable: Vec<PathBuf>,
     /// Bound at `/tmp`.
     pub tmp: PathBuf,
+    /// The setting that names a registry, mirror or proxy on the host's loopback, if one does:
+    /// then the install runs in the host's network, since the sandbox's own network (see
+    /// `sandbox/netstack.rs`) cannot reach the host's loopback.
+    pub loopback_config: Option<String>,
 }
 
 impl<'a> Jail<'a> {
@@ -83,6 +87,7 @@ impl<'a> Jail<'a> {
             read_only: Vec::new(),
             writable: vec![prefix.to_path_buf(), work.to_path_buf()],
             tmp: work.join("tmp"),
+            loopback_config: None,
         };
         for (name, value) in &host {
             if carried_over(name) {
@@ -114,7 +119,38 @@ impl<'a> Jail<'a> {
         if let Some(file) = pip_config {
             jail.config_file("PIP_CONFIG_FILE", &file);
         }
+        jail.loopback_config = jail.find_loopback_config();
         jail
+    }
+
+    /// Which of the configuration the install sees names a host on the loopback (a local
+    /// mirror or proxy): a carried-over variable, or a configuration file it reads.
+    fn find_loopback_config(&self) -> Option<String> {
+        for (name, value) in &self.env {
+            // Lists of hosts to reach without the proxy name the loopback routinely.
+            if name.eq_ignore_ascii_case("no_proxy") || name == "PATH" || name == "HOME" {
+                continue;
+            }
+            if names_loopback(value) {
+                return Some(format!("${name}"));
+            }
+        }
+        let files = ["NPM_CONFIG_USERCONFIG", "PIP_CONFIG_FILE"]
+            .iter()
+            .filter_map(|variable| self.env.get(*variable).map(PathBuf::from))
+            .chain(GLOBAL_CONFIG_FILES.iter().map(PathBuf::from));
+        for file in files {
+            if let Ok(text) = std::fs::read_to_string(&file)
+                && text
+                    .lines()
+                    .filter(|line| !line.to_ascii_lowercase().contains("no_proxy"))
+                    .filter(|line| !line.to_ascii_lowercase().contains("no-proxy"))
+                    .any(names_loopback)
+            {
+                return Some(file.display().to_string());
+            }
+        }
+        None
     }
 
     /// Carries a variable over; a value naming an existing host path is shown read-only, or the
@@ -139,6 +175,33 @@ impl<'a> Jail<'a> {
     }
 }
 
+/// System-wide npm and pip configuration the sandbox shows (see `sandbox/binds.rs`).
+const GLOBAL_CONFIG_FILES: &[&str] = &["/etc/npmrc", "/etc/pip.conf", "/etc/xdg/pip/pip.conf"];
+
+/// Whether `text` names a loopback host: `localhost`, `127.x.y.z` or `::1`, alone or in a URL
+/// (`http://user@127.0.0.1:4873/`, `[::1]:3128`).
+pub(crate) fn names_loopback(text: &str) -> bool {
+    text.split(|c: char| c.is_whitespace() || matches!(c, '=' | ',' | ';' | '"' | '\''))
+        .any(|token| {
+            let rest = token.split_once("://").map_or(token, |(_, rest)| rest);
+            let authority = rest.split('/').next().unwrap_or_default();
+            let host_port = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            let host = match host_port.strip_prefix('[') {
+                Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+                None if host_port.parse::<std::net::Ipv6Addr>().is_ok() => host_port,
+                None => host_port.split(':').next().unwrap_or_default(),
+            };
+            let host = host.to_ascii_lowercase();
+            host == "localhost"
+                || host.ends_with(".localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+}
+
 fn lookup<'v>(vars: &'v [(String, String)], name: &str) -> Option<&'v str> {
     vars.iter()
         .find(|(key, _)| key == name)
@@ -158,4 +221,31 @@ pub(crate) fn carried_over(name: &str) -> bool {
         return false;
     };
     !LOCATION_SETTINGS.contains(&setting.replace('-', "_").as_str())
+}
+
+#[cfg(test)]
+mod loopback_tests {
+    use super::names_loopback;
+
+    #[test]
+    fn registries_and_proxies_on_the_loopback_are_recognised() {
+        for text in [
+            "registry=http://localhost:4873/",
+            "http://user:secret@127.0.0.1:3128",
+            "index-url = http://[::1]:3141/root/pypi/+simple/",
+            "127.0.0.1:8080",
+            "https://mirror.localhost/simple",
+        ] {
+            assert!(names_loopback(text), "{text}");
+        }
+        for text in [
+            "registry=http://10.0.0.5:4873/",
+            "https://localhost-mirror.example/simple",
+            "/opt/wheels",
+            "cert = /etc/ssl/certs/ca-certificates.crt",
+            "http://user@proxy.example:3128",
+        ] {
+            assert!(!names_loopback(text), "{text}");
+        }
+    }
 }

@@ -48,8 +48,8 @@ pub use pipes::{Stdin, StdinClosed, Stdout};
 
 use crate::RuntimeError;
 use crate::sandbox::{
-    InstanceCgroup, PreparedLimits, Request, ResourceLimits, Sandbox, SandboxPolicy, Tmp,
-    prepare_limits,
+    Attached, InstanceCgroup, Network, PreparedLimits, PrivateNet, Request, ResourceLimits,
+    Sandbox, SandboxPolicy, Tmp, inherit_fds, prepare_limits,
 };
 use child::ChildSetup;
 use leftovers::{finish_confinement, kill_leftovers, read_init_pid, signal_group_members};
@@ -240,12 +240,22 @@ fn launch(
     let runtime = Handle::try_current()
         .map_err(|_| fail(io::Error::other("spawn was called outside a Tokio runtime")))?;
 
-    // bwrap reports the host pid of the sandbox's PID 1 on this pipe.
+    // With network on, the sandbox gets a network namespace of its own that slirp4netns
+    // connects, where this host has a working one.
+    let private_net = match sandbox {
+        Some((sandbox, policy)) if policy.network => match sandbox.network_stack() {
+            Ok(stack) => Some(PrivateNet::new(stack).map_err(fail)?),
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    // bwrap reports the host pid of the sandbox's PID 1 on this pipe (a private network has
+    // its own).
     let info_pipe = match sandbox {
-        Some(_) => {
+        Some(_) if private_net.is_none() => {
             Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail(e.into()))?)
         }
-        None => None,
+        _ => None,
     };
     let mut command = match sandbox {
         None => Command::new(&spec.program),
@@ -259,13 +269,23 @@ fn launch(
                     cwd: &spec.cwd,
                     read_only: &policy.read_only,
                     writable: &writable,
-                    network: policy.network,
+                    network: match &private_net {
+                        Some(private) => private.layout(),
+                        None if policy.network => Network::Host,
+                        None => Network::Off,
+                    },
                     tmp: Tmp::Tmpfs(policy.limits.memory_mib.map(|mib| mib * 1024 * 1024)),
-                    info_fd: info_pipe.as_ref().map(|(_, write)| write.as_raw_fd()),
+                    info_fd: match &private_net {
+                        Some(private) => Some(private.info_fd()),
+                        None => info_pipe.as_ref().map(|(_, write)| write.as_raw_fd()),
+                    },
                 })
                 .map_err(fail)?;
             let mut command = Command::new(sandbox.program());
             command.args(bwrap_args).arg("--").arg(program);
+            if let Some(private) = &private_net {
+                inherit_fds(command.as_std_mut(), private.child_fds());
+            }
             command
         }
     };
@@ -306,7 +326,25 @@ fn launch(
             _ => Err(io::Error::other("the process pipes were not created")),
         }
     });
-    let (mut child, pid, stdin, stdout, stderr) = match tracked {
+    let network_stack = private_net
+        .as_ref()
+        .map(|private| private.stack().to_string());
+    // bwrap waits before its exec until the network is up.
+    let tracked = tracked.and_then(|tracked| match private_net {
+        None => Ok((tracked, None)),
+        Some(private) => match private.attach(Stdio::null()) {
+            Ok(attached) => Ok((tracked, Some(attached))),
+            Err(message) => {
+                let (mut child, pid, ..) = tracked;
+                let _ = killpg(group_of(pid), Signal::SIGKILL);
+                let _ = child.start_kill();
+                Err(io::Error::other(format!(
+                    "the sandbox's network did not start: {message}"
+                )))
+            }
+        },
+    });
+    let ((mut child, pid, stdin, stdout, stderr), attached) = match tracked {
         Ok(tracked) => tracked,
         Err(error) => {
             if let Some(cgroup) = &prepared.cgroup {
@@ -315,7 +353,10 @@ fn launch(
             return Err(fail(error));
         }
     };
-    logs.line("catwalk", &start_line(spec, sandbox, pid, &prepared));
+    logs.line(
+        "catwalk",
+        &start_line(spec, sandbox, pid, &prepared, network_stack.as_deref()),
+    );
     for warning in &prepared.warnings {
         logs.line("catwalk", warning);
     }
@@ -325,6 +366,10 @@ fn launch(
     let stdin = Stdin::new(stdin, close_rx, logs.clone());
     let stdout = Stdout::new(stdout, logs.clone());
     tokio::spawn(lines::pump_stderr(stderr, logs.clone()));
+    let (known_init, helper) = match attached {
+        Some(Attached { init_pid, helper }) => (Some(init_pid), Some(helper)),
+        None => (None, None),
+    };
     let sandbox_init =
         info_read.map(|read| tokio::task::spawn_blocking(move || read_init_pid(read)));
     let sandboxed = sandbox.is_some();
@@ -335,9 +380,13 @@ fn launch(
         kill_leftovers(pid, waiter_logs.as_ref());
         let init = match sandbox_init {
             Some(task) => task.await.ok().flatten(),
-            None => None,
+            None => known_init,
         };
         let limit = finish_confinement(pid, init, &prepared, waiter_logs.as_ref()).await;
+        // The network goes with the sandbox (its namespace is gone by now).
+        if let Some(mut helper) = helper {
+            let _ = tokio::task::spawn_blocking(move || helper.stop()).await;
+        }
         let mut info = match status {
             Ok(status) if sandboxed => ExitInfo::from_sandbox(status),
             Ok(status) => ExitInfo::from(status),
@@ -371,10 +420,15 @@ fn start_line(
     sandbox: Option<(&Sandbox, &SandboxPolicy)>,
     pid: u32,
     prepared: &PreparedLimits,
+    network_stack: Option<&str>,
 ) -> String {
     let mut line = format!("started {} (pid {pid})", spec.program.display());
     if let Some((sandbox, policy)) = sandbox {
-        let network = if policy.network { "on" } else { "off" };
+        let network = match (policy.network, network_stack) {
+            (false, _) => "off".to_string(),
+            (true, Some(stack)) => format!("on, through {stack}"),
+            (true, None) => "on, the host's, loopback included".to_string(),
+        };
         line.push_str(&format!(
             " in a sandbox ({}, network {network})",
             sandbox.version()

@@ -15,13 +15,31 @@ pub(crate) enum Tmp {
     Host(PathBuf),
 }
 
+/// A sandbox's network.
+#[derive(Clone, Debug)]
+pub(crate) enum Network {
+    /// A network namespace of its own with only a loopback.
+    Off,
+    /// The host's network namespace, its loopback included (when no network stack works).
+    Host,
+    /// A network namespace of its own that a network stack connects (see `netstack.rs`): bwrap
+    /// waits on `block_fd` before its exec until the stack is up. Needs `info_fd`.
+    Private {
+        block_fd: i32,
+        /// A host file to show at `/etc/resolv.conf` instead of the host's.
+        resolv_file: Option<PathBuf>,
+        /// A descriptor bwrap reads `/etc/resolv.conf` from instead.
+        resolv_fd: Option<i32>,
+    },
+}
+
 /// Everything of one sandbox besides the system part.
 #[derive(Clone, Debug)]
 pub(crate) struct Layout {
     /// Shown at the same path inside; read-only ones are mounted first, so a writable folder
     /// inside a read-only one stays writable.
     pub mounts: Vec<Mount>,
-    pub network: bool,
+    pub network: Network,
     pub tmp: Tmp,
     pub cwd: PathBuf,
     /// A descriptor inherited by bwrap, on which it writes the host pid of the sandbox's PID 1.
@@ -39,8 +57,23 @@ pub(crate) struct Layout {
 /// from any controlling terminal, which is what `--new-session` protects against.
 pub(crate) fn args(sandbox: &Sandbox, layout: &Layout) -> Vec<OsString> {
     let mut args = Args::default();
-    namespaces(&mut args, sandbox, layout.network);
+    let private = matches!(layout.network, Network::Off | Network::Private { .. });
+    namespaces(&mut args, sandbox, !private);
     system(&mut args);
+    if let Network::Private {
+        resolv_file,
+        resolv_fd,
+        ..
+    } = &layout.network
+    {
+        // Over the host's file, which `system` bound.
+        if let Some(file) = resolv_file {
+            args.paths("--ro-bind", file, Path::new("/etc/resolv.conf"));
+        }
+        if let Some(fd) = resolv_fd {
+            args.push(["--ro-bind-data", &fd.to_string(), "/etc/resolv.conf"]);
+        }
+    }
     match &layout.tmp {
         Tmp::Tmpfs(size) => {
             if let Some(size) = size
@@ -66,7 +99,20 @@ pub(crate) fn args(sandbox: &Sandbox, layout: &Layout) -> Vec<OsString> {
     if let Some(fd) = layout.info_fd {
         args.push(["--info-fd", &fd.to_string()]);
     }
+    if let Network::Private { block_fd, .. } = &layout.network {
+        args.push(["--block-fd", &block_fd.to_string()]);
+    }
     args.0
+}
+
+/// Adds to the probe's arguments what a start with a private network has besides them.
+pub(crate) fn private_network_args(args: &mut Vec<OsString>, network: &Network, info_fd: i32) {
+    if let Network::Private { block_fd, .. } = network {
+        let mut extra = Args::default();
+        extra.push(["--info-fd", &info_fd.to_string()]);
+        extra.push(["--block-fd", &block_fd.to_string()]);
+        args.extend(extra.0);
+    }
 }
 
 /// The arguments of the availability probe: every namespace, the system part and a sized

@@ -13,8 +13,9 @@
 //!   `/dev`.
 //!
 //! Nothing else of the host exists inside: not Catwalk's data directory, not other deployments'
-//! folders, not other processes (own PID namespace), and no network at all when the policy says
-//! so (own network namespace with only a loopback). Every capability is dropped and the server
+//! folders, not other processes (own PID namespace), not the host's loopback services or abstract
+//! Unix sockets (own network namespace, connected to the outside by slirp4netns: `netstack.rs`),
+//! and no network at all when the policy says so (only a loopback). Every capability is dropped and the server
 //! cannot create user namespaces of its own. Paths given as [`Sandbox::hide`] are checked
 //! against every mount, so a layout that would show one is refused rather than run.
 //!
@@ -26,6 +27,7 @@ mod binds;
 mod bwrap;
 mod cgroup;
 mod limits;
+mod netstack;
 #[cfg(test)]
 mod tests;
 
@@ -37,10 +39,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 pub(crate) use binds::{Mount, check_not_hidden};
-pub(crate) use bwrap::{Layout, Tmp};
+pub(crate) use bwrap::{Layout, Network, Tmp};
 pub(crate) use cgroup::InstanceCgroup;
 pub use limits::{Enforcement, LimitSupport, ResourceLimits, limit_support};
 pub(crate) use limits::{PreparedLimits, prepare as prepare_limits};
+pub use netstack::NetStack;
+pub(crate) use netstack::{Attached, PrivateNet, inherit_fds};
 
 /// How long the availability probe may take before bwrap is declared unusable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,6 +60,9 @@ pub struct Sandbox {
     /// but for the memory cgroup, which its pages count against.
     sizes_tmpfs: bool,
     hidden: Vec<PathBuf>,
+    /// What connects sandboxes with network on, or why nothing does (then they share the
+    /// host's network, its loopback included).
+    network: Result<NetStack, String>,
 }
 
 /// Why processes cannot be sandboxed on this host; the message says what to do about it.
@@ -76,7 +83,9 @@ pub struct SandboxPolicy {
     /// Further folders shown read-only, typically [`crate::Installed::prefix`].
     pub read_only: Vec<PathBuf>,
     /// `false` gives the server a network namespace of its own with only a loopback: no
-    /// connection leaves it, not even to the host's loopback.
+    /// connection leaves it. `true` gives it a network namespace of its own connected to the
+    /// outside through slirp4netns, without the host's loopback (see
+    /// [`Sandbox::network_stack`]); only where that does not work, the host's network.
     pub network: bool,
     pub limits: ResourceLimits,
 }
@@ -102,7 +111,7 @@ pub(crate) struct Request<'a> {
     pub cwd: &'a Path,
     pub read_only: &'a [PathBuf],
     pub writable: &'a [PathBuf],
-    pub network: bool,
+    pub network: Network,
     pub tmp: Tmp,
     pub info_fd: Option<i32>,
 }
@@ -143,11 +152,12 @@ impl Sandbox {
             blocks_nested_userns: true,
             sizes_tmpfs: true,
             hidden: Vec::new(),
+            network: Err(String::new()),
         };
         // An older bubblewrap lacks some options; everything else still applies. Each retry
         // drops the option it complained about.
         let mut error = match sandbox.run_probe() {
-            Ok(_) => return Ok(sandbox),
+            Ok(_) => return Ok(sandbox.with_network_stack(Path::new("slirp4netns"))),
             Err(error) => error,
         };
         for _ in 0..2 {
@@ -159,7 +169,7 @@ impl Sandbox {
                 break;
             }
             error = match sandbox.run_probe() {
-                Ok(_) => return Ok(sandbox),
+                Ok(_) => return Ok(sandbox.with_network_stack(Path::new("slirp4netns"))),
                 Err(error) => error,
             };
         }
@@ -181,6 +191,80 @@ impl Sandbox {
             .env_clear()
             .env("PATH", "/usr/bin:/bin");
         run_bounded(&mut command)
+    }
+
+    /// Finds the network stack `program` (slirp4netns: a path, or a name on Catwalk's PATH)
+    /// and checks it by starting a sandbox with a private network; [`Sandbox::probe`] does this
+    /// with `slirp4netns`. Blocks for the check (tens of milliseconds).
+    pub fn with_network_stack(mut self, program: &Path) -> Sandbox {
+        self.network = NetStack::find(program).and_then(|stack| {
+            self.run_network_probe(&stack).map_err(|error| {
+                format!(
+                    "{stack} cannot connect a sandbox: {error}. It needs to open /dev/net/tun \
+                     and to enter the sandbox's namespaces"
+                )
+            })?;
+            Ok(stack)
+        });
+        self
+    }
+
+    fn run_network_probe(&self, stack: &NetStack) -> Result<(), String> {
+        let private = PrivateNet::new(stack).map_err(|error| error.to_string())?;
+        let mut args = bwrap::probe_args(self);
+        let layout = private.layout();
+        bwrap::private_network_args(&mut args, &layout, private.info_fd());
+        let mut command = Command::new(&self.bwrap);
+        command
+            .args(args)
+            .arg("--")
+            .arg("true")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        inherit_fds(&mut command, private.child_fds());
+        let mut child = command.spawn().map_err(|error| error.to_string())?;
+        let attached = private.attach(Stdio::piped());
+        let helper = match attached {
+            Ok(attached) => attached.helper,
+            Err(error) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(error);
+            }
+        };
+        let deadline = std::time::Instant::now() + PROBE_TIMEOUT;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("the sandbox did not end within {PROBE_TIMEOUT:?}"));
+                }
+                Err(error) => return Err(error.to_string()),
+            }
+        };
+        drop(helper);
+        if status.success() {
+            return Ok(());
+        }
+        let mut err = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut err);
+        }
+        Err(format!("the sandbox {status}: {}", err.trim()))
+    }
+
+    /// What gives sandboxes with network on their own network, or why nothing does: then they
+    /// run in the host's network, where the host's loopback services are reachable.
+    pub fn network_stack(&self) -> Result<&NetStack, &str> {
+        self.network.as_ref().map_err(String::as_str)
     }
 
     /// Paths no sandbox may show (Catwalk's database, vault key, admin token). A sandbox
@@ -272,7 +356,7 @@ impl Sandbox {
 
         let layout = Layout {
             mounts: all,
-            network: request.network,
+            network: request.network.clone(),
             tmp: request.tmp.clone(),
             cwd,
             info_fd: request.info_fd,
@@ -294,7 +378,14 @@ impl fmt::Display for Sandbox {
         if !self.sizes_tmpfs {
             write!(f, "; too old to cap the size of /tmp (0.7 or later does)")?;
         }
-        Ok(())
+        match &self.network {
+            Ok(stack) => write!(f, "; network through {stack}"),
+            Err(reason) => write!(
+                f,
+                "; servers with network on share the host's network, its loopback services \
+                 included: {reason}"
+            ),
+        }
     }
 }
 

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use super::binds::{
     ToolFinder, check_not_hidden, env_program, minimal_cover, read_shebang, resolve_program,
 };
-use super::bwrap::{Layout, Tmp, args as bwrap_args};
+use super::bwrap::{Layout, Network, Tmp, args as bwrap_args};
 use super::cgroup::{Controller, own_dir};
+use super::netstack::{Resolv, choose_resolv};
 use super::{Mount, Sandbox};
 
 fn executable(path: &Path, content: &str) {
@@ -25,6 +26,7 @@ fn sandbox() -> Sandbox {
         blocks_nested_userns: true,
         sizes_tmpfs: true,
         hidden: Vec::new(),
+        network: Err("not probed".to_string()),
     }
 }
 
@@ -194,7 +196,7 @@ fn the_command_line_carries_no_environment_and_mounts_writable_folders_last() {
                 writable: false,
             },
         ],
-        network: false,
+        network: Network::Off,
         tmp: Tmp::Tmpfs(Some(1024)),
         cwd: PathBuf::from("/srv/deployments/a/home"),
         info_fd: Some(7),
@@ -217,10 +219,58 @@ fn the_command_line_carries_no_environment_and_mounts_writable_folders_last() {
     for absent in ["--setenv", "--clearenv", "--new-session", "--bind / "] {
         assert!(!joined.contains(absent), "{absent:?} in {joined}");
     }
-    let with_network = Layout {
-        network: true,
+    let host_network = Layout {
+        network: Network::Host,
+        ..layout.clone()
+    };
+    let joined: Vec<OsString> = bwrap_args(&sandbox(), &host_network);
+    assert!(!joined.iter().any(|arg| arg == "--unshare-net"));
+
+    // A private network: its own namespace, and bwrap waits for the stack before its exec.
+    let private = Layout {
+        network: Network::Private {
+            block_fd: 9,
+            resolv_file: None,
+            resolv_fd: Some(11),
+        },
         ..layout
     };
-    let joined: Vec<OsString> = bwrap_args(&sandbox(), &with_network);
-    assert!(!joined.iter().any(|arg| arg == "--unshare-net"));
+    let joined = bwrap_args(&sandbox(), &private)
+        .into_iter()
+        .map(|arg| arg.into_string().unwrap())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for expected in [
+        "--unshare-net",
+        "--ro-bind-data 11 /etc/resolv.conf",
+        "--info-fd 7 --block-fd 9",
+    ] {
+        assert!(joined.contains(expected), "{expected:?} not in {joined}");
+    }
+    // The generated resolv.conf covers the host's, bound with the rest of /etc.
+    let host_resolv = joined.find("--ro-bind-try /etc/resolv.conf").unwrap();
+    assert!(
+        host_resolv < joined.find("--ro-bind-data").unwrap(),
+        "{joined}"
+    );
+}
+
+#[test]
+fn the_sandbox_resolves_through_the_hosts_resolvers_unless_they_are_on_loopback() {
+    let host = "search corp.example\nnameserver 10.1.2.3\noptions edns0\n";
+    assert!(matches!(choose_resolv(host, ""), Resolv::Host));
+    // A local caching resolver (systemd-resolved's stub): its upstreams, when they are known.
+    let stub = "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch corp.example\n";
+    let upstreams = "nameserver 192.0.2.53\nnameserver fe80::1%eth0\n";
+    match choose_resolv(stub, upstreams) {
+        Resolv::File(file) => assert_eq!(file, Path::new("/run/systemd/resolve/resolv.conf")),
+        other => panic!("{other:?}"),
+    }
+    // Only loopback resolvers anywhere: slirp4netns's forwarder, keeping search and options.
+    match choose_resolv("nameserver ::1\nsearch corp.example\n", "") {
+        Resolv::Forwarder(text) => {
+            assert_eq!(text, "nameserver 10.0.2.3\nsearch corp.example\n")
+        }
+        other => panic!("{other:?}"),
+    }
 }
