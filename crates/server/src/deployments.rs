@@ -852,7 +852,7 @@ impl Deployments {
             Some(handshake) => (handshake.dormant(), None),
             None => {
                 let began = std::time::Instant::now();
-                let (instance, exit, stdout) = match spawn(&launch, &logs) {
+                let (instance, exit, stdout) = match spawn(&launch, &logs).await {
                     Ok(spawned) => spawned,
                     Err(error) => {
                         let _ = timeline.await;

@@ -147,6 +147,7 @@ async fn start_and_list(
     )
     .map_err(Failure::Failed)?;
     let (instance, _exit, stdout) = process::spawn(&launch, stderr)
+        .await
         .map_err(|e| Failure::Failed(format!("it could not be started: {e}")))?;
 
     let deadline = tokio::time::Instant::now() + DEADLINE;

@@ -52,8 +52,9 @@ impl Dedicated {
         template: Arc<Template>,
         client_params: Option<&RawValue>,
     ) -> Result<Upstream, Refusal> {
-        let (instance, exit, stdout) =
-            spawn(&template.launch, &template.logs).map_err(Refusal::Unavailable)?;
+        let (instance, exit, stdout) = spawn(&template.launch, &template.logs)
+            .await
+            .map_err(Refusal::Unavailable)?;
         let started = Upstream::start_for_client(
             process::input(&instance),
             stdout,

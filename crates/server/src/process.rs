@@ -82,16 +82,22 @@ pub(crate) fn package_of(spec: &ServerSpec) -> PackageToInstall {
 }
 
 /// Starts the process and hands back its output for the bridge.
-pub(crate) fn spawn<L: LogSink>(
+pub(crate) async fn spawn<L: LogSink + Send + Sync + 'static>(
     launch: &Launch,
     logs: &Arc<L>,
 ) -> Result<(Instance, oneshot::Receiver<ExitInfo>, Output), String> {
-    let mut instance = launch
-        .isolation
-        .spawn(&launch.spec, &launch.policy, logs.clone())?;
-    let exit = instance.take_exit();
-    let output = Output(instance.stdout.take());
-    Ok((instance, exit, output))
+    // A sandbox's start blocks for a while (bwrap's setup, and its private network coming up
+    // before the server's exec: some 15 ms): off the runtime's worker threads, which meanwhile
+    // serve every other request.
+    let (launch, logs) = (launch.clone(), logs.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut instance = launch.isolation.spawn(&launch.spec, &launch.policy, logs)?;
+        let exit = instance.take_exit();
+        let output = Output(instance.stdout.take());
+        Ok((instance, exit, output))
+    })
+    .await
+    .map_err(|error| format!("the process could not be started: {error}"))?
 }
 
 /// A process's stdin as the bridge writes to it.
@@ -218,7 +224,7 @@ pub(crate) async fn attach(
     logs: &Arc<StoreLogs>,
 ) -> Attached {
     let began = std::time::Instant::now();
-    let (instance, exit, stdout) = match spawn(launch, logs) {
+    let (instance, exit, stdout) = match spawn(launch, logs).await {
         Ok(started) => started,
         Err(error) => return Attached::NotStarted(error),
     };
