@@ -344,6 +344,46 @@ pub fn a_server_sees_only_its_own_folders(kind: StoreKind) {
         );
         assert!(text_of(&answer).contains("ENOENT"), "{answer}");
     }
+    // Its network is its own: it reaches the host's address on the network...
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    probe.connect("192.0.2.1:9").unwrap();
+    let outside = probe.local_addr().unwrap().ip();
+    assert!(!outside.is_loopback(), "{outside}");
+    let answer = session.call(
+        29,
+        "connect",
+        json!({"host": outside.to_string(), "port": listener.local_addr().unwrap().port()}),
+    );
+    assert_eq!(text_of(&answer), "connected", "{answer}");
+    // ...but nothing on the host's loopback answers it, neither Catwalk's API nor the
+    // PostgreSQL server the tests use (trust auth: it would hand over the database).
+    let api_port = catwalk
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/');
+    for (id, (host, port)) in [
+        ("127.0.0.1", api_port),
+        ("127.0.0.1", "5432"),
+        ("10.0.2.2", api_port),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let port: u16 = port.parse().unwrap();
+        let answer = session.call(
+            30 + id as u32,
+            "connect",
+            json!({"host": host, "port": port}),
+        );
+        assert_eq!(
+            answer["result"]["isError"], true,
+            "{host}:{port} on the host's loopback answered: {answer}"
+        );
+    }
+
     // So is the other deployment's folder, and the other server's process.
     let secret = neighbour.join("home/secret.txt");
     let other = RawSession::open(&other_endpoint, &other_token);
