@@ -80,6 +80,41 @@ pub struct Event {
     pub message: String,
 }
 
+/// Which page of a user's deployments [`Store::deployments_page_of`] returns.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeploymentPageQuery<'a> {
+    /// Only deployments whose name sorts after this one (the last name of the previous page).
+    pub after: Option<&'a str>,
+    /// Only deployments with this status.
+    pub status: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// A page of deployments in name order, and whether more follow it.
+#[derive(Clone, Debug)]
+pub struct DeploymentPage {
+    pub deployments: Vec<Deployment>,
+    pub more: bool,
+}
+
+/// Largest page of deployments [`Store::deployments_page_of`] returns.
+pub const MAX_DEPLOYMENT_PAGE: i64 = 1000;
+
+/// The `WHERE` clause for one owner's deployments (`$1` is the owner), narrowed to a status and to
+/// names after a cursor when given, and the values for its further placeholders, in order. The
+/// values are bound, never written into the SQL.
+fn owner_filter<'a>(status: Option<&'a str>, after: Option<&'a str>) -> (String, Vec<&'a str>) {
+    let mut filter = String::from("owner_id = $1");
+    let mut binds = Vec::new();
+    for (column, value) in [("status =", status), ("name >", after)] {
+        if let Some(value) = value {
+            binds.push(value);
+            filter.push_str(&format!(" AND {column} ${}", binds.len() + 1));
+        }
+    }
+    (filter, binds)
+}
+
 /// Largest page `events_after` and `logs_after` return, whatever the caller asks for.
 pub(crate) const MAX_PAGE: i64 = 10_000;
 
@@ -309,18 +344,52 @@ impl Store {
             .collect()
     }
 
-    /// [`Store::list_deployments_brief`] for one owner's deployments only.
-    pub async fn list_deployments_brief_of(
+    /// One page of an owner's deployments, brief as in [`Store::list_deployments_brief`]: up to
+    /// `limit` (at least 1, at most [`MAX_DEPLOYMENT_PAGE`]) in name order, those named after
+    /// `page.after` only (keyset paging: a page costs the same wherever it starts, and a
+    /// deployment created or removed meanwhile shifts no other one into or out of the walk).
+    pub async fn deployments_page_of(
         &self,
         owner_id: &str,
-    ) -> Result<Vec<Deployment>, StoreError> {
-        sqlx::query(&format!("{BRIEF_SELECT} WHERE owner_id = $1 ORDER BY name"))
-            .bind(owner_id)
+        page: &DeploymentPageQuery<'_>,
+    ) -> Result<DeploymentPage, StoreError> {
+        let limit = page.limit.clamp(1, MAX_DEPLOYMENT_PAGE);
+        let (filter, binds) = owner_filter(page.status, page.after);
+        // One more than asked tells whether another page follows, without a second query.
+        let sql = format!(
+            "{BRIEF_SELECT} WHERE {filter} ORDER BY name LIMIT ${}",
+            binds.len() + 2
+        );
+        let mut query = sqlx::query(&sql).bind(owner_id);
+        for value in binds {
+            query = query.bind(value);
+        }
+        let mut deployments = query
+            .bind(limit + 1)
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(deployment_from_row)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = deployments.len() as i64 > limit;
+        deployments.truncate(limit as usize);
+        Ok(DeploymentPage { deployments, more })
+    }
+
+    /// How many deployments `owner_id` has (with `status` only, if given): the total beside a
+    /// page. An index on (owner_id, name) answers it without reading the rows.
+    pub async fn count_deployments_of(
+        &self,
+        owner_id: &str,
+        status: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let (filter, binds) = owner_filter(status, None);
+        let sql = format!("SELECT COUNT(*) FROM deployments WHERE {filter}");
+        let mut query = sqlx::query_scalar(&sql).bind(owner_id);
+        for value in binds {
+            query = query.bind(value);
+        }
+        Ok(query.fetch_one(&self.pool).await?)
     }
 
     /// Gives every deployment without an owner to `owner_id` (those made before accounts

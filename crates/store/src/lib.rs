@@ -27,7 +27,8 @@ mod store;
 pub use accounts::{ApiToken, NewApiToken, User, WebSession};
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use deployments::{
-    DEFAULT_TOKEN, Deployment, DeploymentToken, Event, NewDeployment, TokenHash,
+    DEFAULT_TOKEN, Deployment, DeploymentPage, DeploymentPageQuery, DeploymentToken, Event,
+    MAX_DEPLOYMENT_PAGE, NewDeployment, TokenHash,
 };
 pub use identities::{Identity, Linked, ProviderAccount, SignInFlow};
 pub use logs::{LogLine, StoredLog};

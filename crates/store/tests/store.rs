@@ -3,7 +3,10 @@
 
 mod common;
 
-use catwalk_store::{LogLine, NewApiToken, NewAuditEvent, NewDeployment, Store, StoreError};
+use catwalk_store::{
+    DeploymentPageQuery, LogLine, MAX_DEPLOYMENT_PAGE, NewApiToken, NewAuditEvent, NewDeployment,
+    Store, StoreError,
+};
 use common::TestDb;
 
 macro_rules! on_both_backends {
@@ -33,6 +36,7 @@ on_both_backends!(
     dollar_placeholders_bind_by_number,
     concurrent_writers_get_distinct_ordered_ids,
     users_are_unique_and_keep_their_deployments,
+    deployments_page_by_name_per_owner,
     api_tokens_live_until_revoked_or_expired,
     web_sessions_end_with_a_new_password,
     audit_trails_are_kept_apart_and_trimmed,
@@ -676,9 +680,16 @@ mod suite {
         assert_eq!(store.adopt_unowned_deployments(&ada.id).await.unwrap(), 1);
         let of = |id: String| async move {
             store
-                .list_deployments_brief_of(&id)
+                .deployments_page_of(
+                    &id,
+                    &DeploymentPageQuery {
+                        limit: 10,
+                        ..Default::default()
+                    },
+                )
                 .await
                 .unwrap()
+                .deployments
                 .into_iter()
                 .map(|d| d.name)
                 .collect::<Vec<_>>()
@@ -709,6 +720,146 @@ mod suite {
         );
         let err = store.set_role("ghost", "member").await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+
+    /// The names on one page of `owner`'s deployments and whether more follow; checks that
+    /// every one is the owner's and brief.
+    async fn names_page(
+        store: &Store,
+        owner: &str,
+        after: Option<&str>,
+        status: Option<&str>,
+        limit: i64,
+    ) -> (Vec<String>, bool) {
+        let page = store
+            .deployments_page_of(
+                owner,
+                &DeploymentPageQuery {
+                    after,
+                    status,
+                    limit,
+                },
+            )
+            .await
+            .unwrap();
+        for deployment in &page.deployments {
+            assert_eq!(deployment.owner_id.as_deref(), Some(owner));
+            assert!(deployment.spec_json.is_empty() && deployment.env_ciphertext.is_empty());
+        }
+        let names = page.deployments.into_iter().map(|d| d.name).collect();
+        (names, page.more)
+    }
+
+    pub async fn deployments_page_by_name_per_owner(db: &TestDb) {
+        let store = &db.store;
+        let ada = store.create_user("ada", "member", None).await.unwrap();
+        let bob = store.create_user("bob", "member", None).await.unwrap();
+        // Created out of name order, and interleaved with another owner's deployments, which
+        // must neither appear in Ada's pages nor count in her total. Names of one shape (a
+        // letter, a dash, three digits) sort the same under any collation.
+        let mut adas = Vec::new();
+        for i in (0..25).rev() {
+            let name = format!("d-{:03}", i * 2);
+            let owner = Some(ada.id.clone());
+            let status = if i % 5 == 0 { "running" } else { "sleeping" };
+            store
+                .create_deployment(&NewDeployment {
+                    owner_id: owner,
+                    status: status.into(),
+                    ..new_deployment(&name)
+                })
+                .await
+                .unwrap();
+            adas.push(name);
+            store
+                .create_deployment(&NewDeployment {
+                    owner_id: Some(bob.id.clone()),
+                    ..new_deployment(&format!("d-{:03}", i * 2 + 1))
+                })
+                .await
+                .unwrap();
+        }
+        adas.sort();
+        let ada_id = ada.id.as_str();
+        // Walking with the last name of each page as the next cursor visits every deployment of
+        // Ada's once, in order.
+        let mut walked = Vec::new();
+        let mut after: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let (names, more) = names_page(store, ada_id, after.as_deref(), None, 10).await;
+            pages += 1;
+            assert!(names.len() == 10 || !more, "a short page said more follow");
+            walked.extend(names.iter().cloned());
+            if !more {
+                break;
+            }
+            after = names.last().cloned();
+        }
+        assert_eq!(walked, adas);
+        assert_eq!(pages, 3);
+        // An exact fit says no more follow.
+        assert_eq!(
+            names_page(store, ada_id, None, None, 25).await,
+            (adas.clone(), false)
+        );
+        assert!(names_page(store, ada_id, None, None, 24).await.1);
+        // A cursor that names no deployment (removed meanwhile, or another owner's) still
+        // places the page: everything after it in name order.
+        assert_eq!(
+            names_page(store, ada_id, Some("d-001"), None, 2).await.0,
+            ["d-002", "d-004"]
+        );
+        assert_eq!(
+            names_page(store, ada_id, Some("d-0"), None, 1).await.0,
+            ["d-000"]
+        );
+        assert_eq!(
+            names_page(store, ada_id, Some("d-048"), None, 5).await,
+            (vec![], false)
+        );
+        assert_eq!(
+            names_page(store, ada_id, Some("zzz"), None, 5).await,
+            (vec![], false)
+        );
+        // The limit is held to 1..=MAX_DEPLOYMENT_PAGE whatever the caller passes.
+        assert_eq!(names_page(store, ada_id, None, None, 0).await.0, ["d-000"]);
+        assert_eq!(
+            names_page(store, ada_id, None, None, MAX_DEPLOYMENT_PAGE + 1)
+                .await
+                .0
+                .len(),
+            25
+        );
+
+        assert_eq!(store.count_deployments_of(&ada.id, None).await.unwrap(), 25);
+        assert_eq!(store.count_deployments_of(&bob.id, None).await.unwrap(), 25);
+        assert_eq!(store.count_deployments_of("nobody", None).await.unwrap(), 0);
+
+        // A status narrows both the page and the count.
+        let running: Vec<String> = (0..5).map(|i| format!("d-{:03}", i * 10)).collect();
+        assert_eq!(
+            store
+                .count_deployments_of(&ada.id, Some("running"))
+                .await
+                .unwrap(),
+            5
+        );
+        assert_eq!(
+            names_page(store, ada_id, None, Some("running"), 3).await,
+            (running[..3].to_vec(), true)
+        );
+        assert_eq!(
+            names_page(store, ada_id, Some("d-020"), Some("running"), 3).await,
+            (running[3..].to_vec(), false)
+        );
+        assert_eq!(
+            store
+                .count_deployments_of(&bob.id, Some("running"))
+                .await
+                .unwrap(),
+            0
+        );
     }
 
     pub async fn api_tokens_live_until_revoked_or_expired(db: &TestDb) {
