@@ -5,11 +5,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::sse::Event;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use catwalk_store::{DeploymentPageQuery, MAX_DEPLOYMENT_PAGE};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -144,17 +146,94 @@ pub async fn create(
     ))
 }
 
+/// The page size of `GET /deployments` when the caller names none.
+pub const DEFAULT_PAGE: i64 = 100;
+
+/// The query of `GET /deployments`, as text, so that a bad value gets this API's 400 and says
+/// what is allowed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<String>,
+    /// The last name of the previous page.
+    after: Option<String>,
+    status: Option<String>,
+}
+
+/// `GET /deployments?limit=N&after=NAME&status=S`: the caller's deployments in name order, one
+/// page at a time. The body is the page (an array, as before paging); `X-Total-Count` says how
+/// many there are in all (with that status), and `Link: <…>; rel="next"` where the next page is,
+/// while there is one.
 pub async fn list(
     State(app): State<Arc<App>>,
     Extension(principal): Extension<Principal>,
-) -> ApiResult<Json<Vec<Value>>> {
-    let deployments = app
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    let limit = page_limit(query.limit.as_deref())?;
+    let after = query.after.as_deref().filter(|after| !after.is_empty());
+    let status = query.status.as_deref().filter(|status| !status.is_empty());
+    let owner = &principal.user.id;
+    let page = app
         .store
-        .list_deployments_brief_of(&principal.user.id)
+        .deployments_page_of(
+            owner,
+            &DeploymentPageQuery {
+                after,
+                status,
+                limit,
+            },
+        )
         .await?;
-    // Without their specs: a list of thousands stays small and quick (each spec is kilobytes of
-    // evidence); `GET /deployments/NAME` has it.
-    Ok(Json(deployments.iter().map(|d| summary(&app, d)).collect()))
+    let total = app.store.count_deployments_of(owner, status).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(TOTAL_COUNT, HeaderValue::from(total));
+    if page.more
+        && let Some(last) = page.deployments.last()
+    {
+        headers.insert(
+            header::LINK,
+            next_link(&app.public_url, &last.name, limit, status)?,
+        );
+    }
+    // Without their specs: a page stays small and quick (each spec is kilobytes of evidence);
+    // `GET /deployments/NAME` has it.
+    let body: Vec<Value> = page.deployments.iter().map(|d| summary(&app, d)).collect();
+    Ok((headers, Json(body)).into_response())
+}
+
+const TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
+
+/// The page size asked for: 1 to [`MAX_DEPLOYMENT_PAGE`], [`DEFAULT_PAGE`] when not given.
+fn page_limit(given: Option<&str>) -> ApiResult<i64> {
+    let Some(given) = given else {
+        return Ok(DEFAULT_PAGE);
+    };
+    match given.parse::<i64>() {
+        Ok(limit) if (1..=MAX_DEPLOYMENT_PAGE).contains(&limit) => Ok(limit),
+        _ => Err(ApiError::bad_request(format!(
+            "limit must be a whole number from 1 to {MAX_DEPLOYMENT_PAGE} (default \
+             {DEFAULT_PAGE}), not {given:?}"
+        ))),
+    }
+}
+
+/// `<{public URL}/api/deployments?after=LAST&limit=N>; rel="next"` (RFC 8288), absolute like
+/// every other URL the API hands out (endpoints, OAuth metadata).
+fn next_link(
+    public_url: &str,
+    last: &str,
+    limit: i64,
+    status: Option<&str>,
+) -> ApiResult<HeaderValue> {
+    let limit = limit.to_string();
+    let mut pairs = vec![("after", last), ("limit", limit.as_str())];
+    pairs.extend(status.map(|status| ("status", status)));
+    let query = serde_urlencoded::to_string(pairs).map_err(ApiError::internal)?;
+    HeaderValue::try_from(format!(
+        "<{public_url}/api/deployments?{query}>; rel=\"next\""
+    ))
+    .map_err(ApiError::internal)
 }
 
 pub async fn show(
@@ -488,3 +567,6 @@ fn summary(app: &App, deployment: &catwalk_store::Deployment) -> Value {
         "updated_at": deployment.updated_at,
     })
 }
+
+#[cfg(test)]
+mod tests;
