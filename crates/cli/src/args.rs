@@ -69,7 +69,7 @@ pub enum Command {
     Deploy(DeployArgs),
     /// List deployments
     #[command(visible_alias = "list")]
-    Ls,
+    Ls(LsArgs),
     /// Print a deployment's server log (its stderr)
     Logs(LogsArgs),
     /// Stop and remove a deployment
@@ -364,6 +364,22 @@ pub struct LogsArgs {
     /// Keep printing new lines until Ctrl-C
     #[arg(short, long)]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only deployments with this status (running, sleeping, stopped, failed, ...)
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+
+    /// Deployments per request: `ls` asks for page after page until it has them all
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub page_size: u32,
 }
 
 /// Names one deployment.

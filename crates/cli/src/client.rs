@@ -149,8 +149,56 @@ impl ApiClient {
             .await
     }
 
-    pub async fn list_deployments(&self) -> Result<Value, ClientError> {
-        self.call(Method::GET, &["deployments"], &[], None).await
+    /// Every one of the caller's deployments (with `status` only, if given), in name order. The
+    /// API answers a page at a time with a `Link` to the next: this asks for `page_size` per
+    /// page and follows the links to the end, but always on this client's own server (the link
+    /// names the server's public URL, which may not be the address given to the CLI, and a token
+    /// goes nowhere else).
+    pub async fn list_deployments(
+        &self,
+        status: Option<&str>,
+        page_size: u32,
+    ) -> Result<Vec<Value>, ClientError> {
+        let mut query = vec![("limit".to_owned(), page_size.to_string())];
+        query.extend(status.map(|status| ("status".to_owned(), status.to_owned())));
+        let mut all = Vec::new();
+        loop {
+            let pairs: Vec<(&str, String)> =
+                query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let (page, headers) = self
+                .call_with_headers(Method::GET, &["deployments"], &pairs, None)
+                .await?;
+            let url = self.api_url(&["deployments"]);
+            let Value::Array(page) = page else {
+                return Err(ClientError::Protocol {
+                    url: url.to_string(),
+                    detail: "the list of deployments is not a JSON array".to_owned(),
+                });
+            };
+            let empty = page.is_empty();
+            all.extend(page);
+            let Some(next) = next_link(&headers) else {
+                return Ok(all);
+            };
+            let next_query: Vec<(String, String)> = url
+                .join(&next)
+                .map_err(|error| ClientError::Protocol {
+                    url: url.to_string(),
+                    detail: format!("the next page's link {next:?} is not a URL ({error})"),
+                })?
+                .query_pairs()
+                .into_owned()
+                .collect();
+            // A server that pointed back at the same page, or sent an empty page with more to
+            // come, would keep this loop going forever.
+            if empty || next_query == query {
+                return Err(ClientError::Protocol {
+                    url: url.to_string(),
+                    detail: format!("the next page's link {next:?} does not move on"),
+                });
+            }
+            query = next_query;
+        }
     }
 
     pub async fn deployment(&self, name: &str) -> Result<Value, ClientError> {
@@ -259,6 +307,19 @@ impl ApiClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ClientError> {
+        self.call_with_headers(method, segments, query, body)
+            .await
+            .map(|(value, _)| value)
+    }
+
+    /// [`ApiClient::call`], with the response's headers.
+    async fn call_with_headers(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<(Value, reqwest::header::HeaderMap), ClientError> {
         let url = self.api_url(segments);
         let url_text = url.to_string();
         let mut request = self
@@ -274,6 +335,7 @@ impl ApiClient {
             .await
             .map_err(|error| ClientError::from_transport(&url_text, &error))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response
             .bytes()
             .await
@@ -282,12 +344,14 @@ impl ApiClient {
             return Err(ClientError::from_response(&url_text, status, &bytes));
         }
         if bytes.is_empty() {
-            return Ok(Value::Null);
+            return Ok((Value::Null, headers));
         }
-        serde_json::from_slice(&bytes).map_err(|error| ClientError::Protocol {
-            url: url_text,
-            detail: format!("the body is not JSON ({error})"),
-        })
+        serde_json::from_slice(&bytes)
+            .map(|value| (value, headers))
+            .map_err(|error| ClientError::Protocol {
+                url: url_text,
+                detail: format!("the body is not JSON ({error})"),
+            })
     }
 }
 
@@ -329,6 +393,41 @@ impl LogStream {
             }
         }
     }
+}
+
+/// The target of the `rel="next"` link among a response's `Link` headers (RFC 8288: each
+/// header holds `<target>; param; ...` entries separated by commas; `rel` may list several
+/// relation types, quoted or not).
+pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| {
+            let mut rest = value;
+            while let Some(open) = rest.find('<') {
+                let close = open + rest[open..].find('>')?;
+                let target = &rest[open + 1..close];
+                let params_end = rest[close..].find('<').map_or(rest.len(), |at| close + at);
+                let is_next = rest[close + 1..params_end]
+                    .split([';', ','])
+                    .filter_map(|param| {
+                        let (name, value) = param.split_once('=')?;
+                        name.trim()
+                            .eq_ignore_ascii_case("rel")
+                            .then(|| value.trim().trim_matches('"'))
+                    })
+                    .any(|rel| {
+                        rel.split_ascii_whitespace()
+                            .any(|kind| kind.eq_ignore_ascii_case("next"))
+                    });
+                if is_next {
+                    return Some(target.to_owned());
+                }
+                rest = &rest[params_end..];
+            }
+            None
+        })
 }
 
 /// Decodes an API value into an edge type, reporting a mismatch as a protocol error.

@@ -82,9 +82,9 @@ async fn run(cli: Cli, environment: &Environment) -> Result<ExitStatus, CliError
             let deploy_settings = settings::DeploySettings::resolve(deploy_args, environment)?;
             commands::deploy::run(&client_settings.client()?, &deploy_settings, global.json).await
         }
-        Command::Ls => {
+        Command::Ls(ls_args) => {
             let client = settings::ClientSettings::resolve(global, environment)?.client()?;
-            commands::ls::run(&client, global.json).await
+            commands::ls::run(&client, ls_args, global.json).await
         }
         Command::Logs(logs_args) => {
             let client = settings::ClientSettings::resolve(global, environment)?.client()?;

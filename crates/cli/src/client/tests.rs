@@ -83,9 +83,37 @@ async fn a_closed_port_is_unreachable() {
     drop(listener);
     let base = Url::parse(&format!("http://{address}")).unwrap();
     let client = ApiClient::new(base, "t".to_owned()).unwrap();
-    let error = client.list_deployments().await.unwrap_err();
+    let error = client.list_deployments(None, 1000).await.unwrap_err();
     assert_eq!(error.exit_status(), ExitStatus::Unreachable, "{error:?}");
     let message = error.to_string();
     assert!(message.contains(&address.to_string()), "{message}");
     assert!(message.to_lowercase().contains("refused"), "{message}");
+}
+
+#[test]
+fn the_next_link_is_found_among_others() {
+    let headers = |values: &[&str]| {
+        let mut map = reqwest::header::HeaderMap::new();
+        for value in values {
+            map.append(reqwest::header::LINK, value.parse().unwrap());
+        }
+        map
+    };
+    let next = |values: &[&str]| super::next_link(&headers(values));
+    let url = "http://127.0.0.1:7411/api/deployments?after=d-099&limit=100";
+    assert_eq!(
+        next(&[&format!("<{url}>; rel=\"next\"")]).as_deref(),
+        Some(url)
+    );
+    assert_eq!(
+        next(&["</first>; rel=\"first\", <?after=b,c>; title=\"x\"; REL=Next"]).as_deref(),
+        Some("?after=b,c")
+    );
+    assert_eq!(
+        next(&["</a>; rel=\"prev\"", "</b>; rel=\"next last\""]).as_deref(),
+        Some("/b")
+    );
+    assert_eq!(next(&["</a>; rel=\"prev\"; rel2=next"]), None);
+    assert_eq!(next(&["</a>; rel=\"nextpage\""]), None);
+    assert_eq!(next(&[]), None);
 }
