@@ -1,7 +1,8 @@
 //! Part 3: one Catwalk holding S sleeping and R running deployments of the tiny fixture, and the
-//! latency of its API at that size: `GET /api/deployments` (what the dashboard loads),
-//! `GET /api/deployments/NAME` and `GET /` (the dashboard page), taking turns, one request at a
-//! time on one keep-alive connection.
+//! latency of its API at that size: `GET /api/deployments?limit=100` (the first page, what the
+//! dashboard loads), `GET /api/deployments/NAME` and `GET /` (the dashboard page), taking turns,
+//! one request at a time on one keep-alive connection; and, as a fourth row, one walk through
+//! every page of the list (`limit=1000`, what `catwalk ls` does), timed as a whole.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use hyper::{Method, StatusCode};
 use serde::Serialize;
 
+use crate::http::Conn;
 use crate::lifecycle::fleet::{self, Creation, Plan};
 use crate::lifecycle::memory::{self, per};
 use crate::lifecycle::serve::Catwalk;
@@ -153,7 +155,20 @@ pub async fn measure(tools: &Tools, sizes: Sizes) -> Result<ScaleReport> {
     })
 }
 
-const ROUTES: [&str; 3] = ["GET /api/deployments", "GET /api/deployments/NAME", "GET /"];
+/// The rows of the API table. The first three are the routes the API goals judge (in this
+/// order); the fourth is a walk through every page of the list, summed.
+const ROUTES: [&str; 4] = [
+    "GET /api/deployments",
+    "GET /api/deployments/NAME",
+    "GET /",
+    "GET /api/deployments (all)",
+];
+
+/// The dashboard's request: the first page, at the dashboard's page size.
+const FIRST_PAGE: &str = "/api/deployments?limit=100";
+const DASHBOARD_PAGE: usize = 100;
+/// The largest page the API gives, which a client that wants everything asks for.
+const WALK_PAGE: usize = 1000;
 
 async fn api_latency(
     catwalk: &mut Catwalk,
@@ -162,41 +177,40 @@ async fn api_latency(
 ) -> Result<Vec<Route>> {
     let mut conn = catwalk.api_conn().await?;
     let token = catwalk.token().to_string();
-    let mut latencies: [Vec<f64>; 3] = Default::default();
-    let mut sizes = [0usize; 3];
+    let mut latencies: [Vec<f64>; ROUTES.len()] = Default::default();
+    let mut sizes = [0usize; ROUTES.len()];
+    let total = sleeping + running;
     // One unmeasured request per route first: it checks the answers and warms the connection.
     for index in 0..=requests {
         for route in 0..ROUTES.len() {
-            let (path, bearer) = match route {
-                0 => ("/api/deployments".to_string(), Some(token.as_str())),
-                1 => (
-                    format!("/api/deployments/{}", name_for(index, sleeping, running)),
-                    Some(token.as_str()),
-                ),
-                _ => ("/".to_string(), None),
-            };
             let began = Instant::now();
-            let (status, body) = conn.send_to(Method::GET, &path, bearer, None).await?;
-            let elapsed = began.elapsed();
-            if status != StatusCode::OK {
-                bail!(
-                    "{path} answered HTTP {status}: {}",
-                    String::from_utf8_lossy(&body)
-                );
-            }
-            if index == 0 {
-                sizes[route] = body.len();
-                if route == 0 {
-                    let listed: Vec<serde_json::Value> = serde_json::from_slice(&body)
-                        .context("GET /api/deployments is not a JSON array")?;
-                    if listed.len() != sleeping + running {
-                        bail!(
-                            "GET /api/deployments listed {} of {}",
-                            listed.len(),
-                            sleeping + running
-                        );
+            let body_bytes = match route {
+                0 => {
+                    let page = get(&mut conn, FIRST_PAGE, Some(&token)).await?;
+                    if index == 0 {
+                        let listed = names(FIRST_PAGE, &page)?;
+                        if listed.len() != total.min(DASHBOARD_PAGE) {
+                            bail!("{FIRST_PAGE} listed {} of {total}", listed.len());
+                        }
                     }
+                    page.len()
                 }
+                1 => {
+                    let path = format!("/api/deployments/{}", name_for(index, sleeping, running));
+                    get(&mut conn, &path, Some(&token)).await?.len()
+                }
+                2 => get(&mut conn, "/", None).await?.len(),
+                _ => {
+                    let (listed, bytes) = walk(&mut conn, &token).await?;
+                    if index == 0 && listed != total {
+                        bail!("the pages of /api/deployments listed {listed} of {total}");
+                    }
+                    bytes
+                }
+            };
+            let elapsed = began.elapsed();
+            if index == 0 {
+                sizes[route] = body_bytes;
                 continue;
             }
             latencies[route].push(duration_ms(elapsed));
@@ -212,6 +226,57 @@ async fn api_latency(
             latency: Timing::of(samples),
         })
         .collect())
+}
+
+/// A GET that must answer 200; its body.
+async fn get(conn: &mut Conn, path: &str, bearer: Option<&str>) -> Result<bytes::Bytes> {
+    let (status, body) = conn.send_to(Method::GET, path, bearer, None).await?;
+    if status != StatusCode::OK {
+        bail!(
+            "{path} answered HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(body)
+}
+
+/// The names on one page of the list.
+fn names(path: &str, body: &[u8]) -> Result<Vec<String>> {
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_slice(body).with_context(|| format!("{path} is not a JSON array"))?;
+    listed
+        .iter()
+        .map(|d| {
+            d["name"]
+                .as_str()
+                .map(str::to_string)
+                .with_context(|| format!("{path} listed a deployment without a name"))
+        })
+        .collect()
+}
+
+/// Every page of the list, each asked for after the last name of the one before, until a page
+/// is not full: how many deployments, and the bytes of all pages.
+async fn walk(conn: &mut Conn, token: &str) -> Result<(usize, usize)> {
+    let (mut listed, mut bytes) = (0, 0);
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(last) => format!("/api/deployments?limit={WALK_PAGE}&after={last}"),
+            None => format!("/api/deployments?limit={WALK_PAGE}"),
+        };
+        let page = get(conn, &path, Some(token)).await?;
+        let names = names(&path, &page)?;
+        listed += names.len();
+        bytes += page.len();
+        if names.len() < WALK_PAGE {
+            return Ok((listed, bytes));
+        }
+        if names.last() == after.as_ref() {
+            bail!("{path} did not move past {after:?}");
+        }
+        after = names.last().cloned();
+    }
 }
 
 /// The deployment the `index`th request asks for: sleeping and running ones by turns, each kind

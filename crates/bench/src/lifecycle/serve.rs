@@ -221,8 +221,11 @@ impl Catwalk {
     }
 
     async fn first_failed(&mut self) -> Result<String> {
-        let all = self.call(Method::GET, "/api/deployments", None).await?;
-        Ok(all
+        // The list comes in pages: ask for the failed ones only.
+        let failed = self
+            .call(Method::GET, "/api/deployments?status=failed&limit=1", None)
+            .await?;
+        Ok(failed
             .as_array()
             .into_iter()
             .flatten()
