@@ -11,6 +11,7 @@ mod conformance_fixture;
 mod dashboard;
 mod harness;
 mod introspect;
+mod listing;
 mod oauth;
 mod secrets;
 mod sso;
@@ -31,6 +32,7 @@ use introspect::{
     catwalk_analyze_shows_a_real_packages_tools,
     introspection_lists_tools_or_says_credentials_are_needed,
 };
+use listing::the_list_comes_in_pages_to_the_api_the_cli_and_the_dashboard;
 use oauth::{
     oauth_browser_sign_in_lists_and_calls_tools, oauth_conformance_authorization_scenarios_pass,
 };
@@ -108,6 +110,7 @@ on_both_stores!(
     sso_oidc_verifies_id_tokens_and_links_only_known_accounts,
     sso_dashboard_signs_in_with_github_in_a_real_browser,
     an_llm_helps_analyses_and_is_shown,
+    the_list_comes_in_pages_to_the_api_the_cli_and_the_dashboard,
 );
 
 fn tool_names(answer: &Value) -> Vec<String> {
