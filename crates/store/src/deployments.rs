@@ -377,7 +377,7 @@ impl Store {
     }
 
     /// How many deployments `owner_id` has (with `status` only, if given): the total beside a
-    /// page. An index on (owner_id, name) answers it without reading the rows.
+    /// page. Without a status, the index on (owner_id, name) answers it without reading a row.
     pub async fn count_deployments_of(
         &self,
         owner_id: &str,
