@@ -291,6 +291,9 @@ impl Deployments {
         for deployment in deployments.iter().filter(|d| d.status != STOPPED) {
             self.launch(deployment);
         }
+        // Every stored spec was read to launch them; most are asleep, and none is needed now.
+        drop(deployments);
+        crate::memory::give_back_soon();
     }
 
     /// Makes a new access token named `token_name` for a deployment (with `replace`, in place of
@@ -962,6 +965,7 @@ impl Deployments {
         }
         upstream.close(process::SLEEPING);
         entry.state = LiveState::Asleep;
+        crate::memory::give_back_soon();
         true
     }
 

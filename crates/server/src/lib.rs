@@ -15,6 +15,7 @@ mod introspect;
 mod isolation;
 mod keys;
 mod logs;
+mod memory;
 mod metrics;
 mod oauth;
 mod options;

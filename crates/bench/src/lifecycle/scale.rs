@@ -99,6 +99,7 @@ pub async fn measure(tools: &Tools, sizes: Sizes) -> Result<ScaleReport> {
         0,
     )
     .await?;
+    memory::wait_deep_sleep(&mut catwalk, sleeping.count).await?;
     let rss_with_sleeping_kb = memory::settled_rss(&mut catwalk).await?;
 
     eprintln!("bench: creating {} running deployments", sizes.running);
