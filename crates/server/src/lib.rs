@@ -66,6 +66,29 @@ pub struct Config {
     pub llm: Option<catwalk_analyze::assist::AssistConfig>,
 }
 
+#[cfg(test)]
+impl Config {
+    /// What the in-process tests of the API run with: a data directory of their own, the given
+    /// public URL, and no sandbox needed (they start no server).
+    pub(crate) fn for_tests(data_dir: PathBuf, public_url: &str) -> Config {
+        Config {
+            listen: "127.0.0.1:7411".parse().unwrap(),
+            data_dir,
+            database_url: None,
+            public_url: Some(public_url.into()),
+            cache_dir: None,
+            sse_keep_alive: std::time::Duration::from_secs(15),
+            health_interval: std::time::Duration::from_secs(30),
+            allow_unsandboxed: true,
+            rate_limits: Default::default(),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            api_rate_limit: None,
+            sso: Default::default(),
+            llm: None,
+        }
+    }
+}
+
 /// The REST API's default budget per API token: far above what the CLI and the dashboard need,
 /// low enough that a leaked token cannot hammer the store.
 pub const DEFAULT_API_RATE_LIMIT: u32 = 600;

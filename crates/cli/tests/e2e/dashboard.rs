@@ -27,17 +27,7 @@ fn run_dashboard_script(args: &[&str]) -> (Value, String, String) {
         .expect("node runs (Node.js is needed for the browser test)");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .unwrap_or_else(|| {
-            panic!(
-                "dashboard.mjs printed no JSON (exit {}): {stdout}\n{stderr}",
-                output.status
-            )
-        });
-    let value: Value = serde_json::from_str(line).unwrap();
+    let value = crate::harness::verdict_of("dashboard.mjs", &output);
     assert_eq!(
         value["ok"] == true,
         output.status.success(),

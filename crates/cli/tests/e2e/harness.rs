@@ -424,6 +424,22 @@ pub fn client(script: &str, url: &str, token: &str, extra: &[&str]) -> Value {
         .args(["--url", url, "--token", token])
         .args(extra);
     let output = command.output().unwrap();
+    let value = verdict_of(script, &output);
+    assert!(
+        output.status.success(),
+        "{script} failed: {value}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    value
+}
+
+/// A random value that cannot appear anywhere by chance.
+pub fn unique_secret(label: &str) -> String {
+    format!("{label}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// What a test script said last: the last line of its output that is a JSON object.
+pub fn verdict_of(script: &str, output: &std::process::Output) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout
         .lines()
@@ -436,16 +452,5 @@ pub fn client(script: &str, url: &str, token: &str, extra: &[&str]) -> Value {
                 String::from_utf8_lossy(&output.stderr)
             )
         });
-    let value: Value = serde_json::from_str(line).unwrap();
-    assert!(
-        output.status.success(),
-        "{script} failed: {value}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    value
-}
-
-/// A random value that cannot appear anywhere by chance.
-pub fn unique_secret(label: &str) -> String {
-    format!("{label}-{}", uuid::Uuid::new_v4().simple())
+    serde_json::from_str(line).unwrap()
 }

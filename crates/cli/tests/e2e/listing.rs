@@ -157,19 +157,8 @@ fn run_paging_script(catwalk: &Catwalk, admin: &str, kind: StoreKind) -> Value {
         .arg(&screenshot)
         .output()
         .expect("node runs (Node.js is needed for the browser test)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .unwrap_or_else(|| {
-            panic!(
-                "paging.mjs printed no JSON ({}): {stdout}\n{stderr}",
-                output.status
-            )
-        });
-    let answer: Value = serde_json::from_str(line).unwrap();
+    let answer = crate::harness::verdict_of("paging.mjs", &output);
     assert_eq!(
         answer["ok"],
         true,

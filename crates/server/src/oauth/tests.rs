@@ -33,21 +33,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let config = crate::Config {
-        listen: "127.0.0.1:7411".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        database_url: None,
-        public_url: Some(BASE.into()),
-        cache_dir: None,
-        sse_keep_alive: std::time::Duration::from_secs(15),
-        health_interval: std::time::Duration::from_secs(30),
-        allow_unsandboxed: true,
-        rate_limits: Default::default(),
-        max_request_bytes: crate::DEFAULT_MAX_REQUEST_BYTES,
-        api_rate_limit: None,
-        sso: Default::default(),
-        llm: None,
-    };
+    let config = crate::Config::for_tests(dir.path().join("data"), BASE);
     let app = App::open(&config, config.listen).await.unwrap();
     let password = crate::auth::passwords::hash("correct horse battery".into()).await;
     let ada = app
