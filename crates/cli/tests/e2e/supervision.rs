@@ -157,7 +157,13 @@ pub fn an_idle_deployment_sleeps_and_a_request_wakes_it(kind: StoreKind) {
     let later = RawSession::open(&endpoint, &token);
     assert_eq!(processes_under(&home), Vec::<u32>::new());
     let answer = later.call(1, "echo", json!({"message": "back again"}));
-    assert_eq!(text_of(&answer), "back again");
+    assert_eq!(
+        text_of(&answer),
+        "back again",
+        "{answer}\n--- events ---\n{}\n--- server log ---\n{}",
+        events_of(&catwalk, "sleepy"),
+        catwalk.server_log()
+    );
 
     // The metrics (kept in memory, so since the restart of Catwalk): one wake-up, two requests.
     wait_for_status(&catwalk, "sleepy", "running", Duration::from_secs(10));
@@ -198,8 +204,19 @@ pub fn an_idle_deployment_sleeps_and_a_request_wakes_it(kind: StoreKind) {
     assert_eq!(processes_under(&home), Vec::<u32>::new());
     let fresh = RawSession::open(&endpoint, &token);
     let answer = fresh.call(1, "echo", json!({"message": "once more"}));
-    assert_eq!(text_of(&answer), "once more");
-    assert_eq!(servers_in(&home).len(), 1);
+    assert_eq!(
+        text_of(&answer),
+        "once more",
+        "{answer}\n--- events ---\n{}\n--- server log ---\n{}",
+        events_of(&catwalk, "sleepy"),
+        catwalk.server_log()
+    );
+    assert_eq!(
+        servers_in(&home).len(),
+        1,
+        "--- events ---\n{}",
+        events_of(&catwalk, "sleepy")
+    );
 }
 
 fn metrics_of(catwalk: &Catwalk) -> String {
