@@ -108,13 +108,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let manager = Arc::clone(&app.deployments);
     manager.restore().await;
-    // MCP answers and SSE events are small writes, often one right after another: Nagle's
-    // algorithm would hold a write back until the one before it is acknowledged.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
