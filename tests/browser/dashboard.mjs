@@ -12,16 +12,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { chromium } from 'playwright-core';
 
-// The caller parses exactly one line of stdout, so nothing else may be printed there.
-for (const level of ['log', 'info', 'debug']) {
-  console[level] = (...args) => console.error(...args);
-}
+import * as common from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, check, finish } from './common.mjs';
 
-const CHROMIUM = process.env.CATWALK_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const MISSING_SOURCE = 'npm:@catwalk-e2e/no-such-package-ever';
 const CONFIG_CLIENTS = ['claude_desktop', 'claude_code', 'cursor', 'vscode'];
 const ANALYZE_MS = 120_000;
@@ -32,42 +25,19 @@ const TOTAL_S = 420;
 const USAGE = 'usage: node dashboard.mjs --url CATWALK_URL --token ADMIN_TOKEN --source SOURCE '
   + '--name NAME [--env KEY=VALUE]... [--screenshot PATH] [--timeout SECONDS]';
 
-let emitted = false;
-
-/** Writes the one JSON line once, then exits with `code`. */
-function finish(obj, code) {
-  if (emitted) return;
-  emitted = true;
-  process.stdout.write(`${JSON.stringify(obj)}\n`, () => process.exit(code));
-}
-
 function parseArgs(argv) {
-  const out = { env: [] };
-  for (let i = 0; i < argv.length; i += 2) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    const name = flag.startsWith('--') ? flag.slice(2) : '';
-    if (!['url', 'token', 'source', 'name', 'env', 'screenshot', 'timeout'].includes(name)) {
-      throw new Error(`unknown argument: ${flag}\n${USAGE}`);
-    }
-    if (value === undefined) throw new Error(`missing value for ${flag}\n${USAGE}`);
-    if (name === 'env') {
-      const at = value.indexOf('=');
-      if (at <= 0) throw new Error('--env expects KEY=VALUE');
-      out.env.push([value.slice(0, at), value.slice(at + 1)]);
-    } else {
-      out[name] = value;
-    }
-  }
-  for (const required of ['url', 'token', 'source', 'name']) {
-    if (!out[required]) throw new Error(`missing --${required}\n${USAGE}`);
-  }
-  out.url = out.url.replace(/\/+$/, '');
+  const out = common.parseArgs(argv, {
+    allowed: ['url', 'token', 'source', 'name', 'env', 'screenshot', 'timeout'],
+    required: ['url', 'token', 'source', 'name'],
+    repeated: ['env'],
+    usage: USAGE,
+  });
+  out.env = out.env.map((pair) => {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error('--env expects KEY=VALUE');
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  });
   return out;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
 }
 
 /** The REST API, called directly, to compare the page against. */

@@ -14,39 +14,20 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UnauthorizedError, refreshAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
 import { chromium } from 'playwright-core';
 
-for (const level of ['log', 'info', 'debug']) {
-  console[level] = (...args) => console.error(...args);
-}
+import * as common from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, finish } from './common.mjs';
 
-const CHROMIUM = process.env.CATWALK_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const STEP_MS = 20_000;
 const CLIENT_NAME = 'Catwalk OAuth e2e client';
 
-let emitted = false;
 const result = { ok: false };
-function finish(obj, code) {
-  if (emitted) return;
-  emitted = true;
-  process.stdout.write(`${JSON.stringify(obj)}\n`, () => process.exit(code));
-}
-
 function parseArgs(argv) {
-  const out = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, '');
-    if (!['url', 'username', 'password', 'screenshot'].includes(name) || argv[i + 1] === undefined) {
-      throw new Error(`bad argument ${argv[i]}`);
-    }
-    out[name] = argv[i + 1];
-  }
-  for (const required of ['url', 'username', 'password']) {
-    if (!out[required]) throw new Error(`--${required} is required`);
-  }
-  return out;
+  return common.parseArgs(argv, {
+    allowed: ['url', 'username', 'password', 'screenshot'],
+    required: ['url', 'username', 'password'],
+    usage: 'usage: node oauth.mjs --url CATWALK_URL --username NAME --password PASSWORD '
+      + '[--screenshot PATH]',
+  });
 }
 
 /** A loopback HTTP server that receives the authorization response, like a desktop client's. */

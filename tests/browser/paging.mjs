@@ -10,15 +10,9 @@ import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
 
-for (const level of ['log', 'info', 'debug']) {
-  console[level] = (...args) => console.error(...args);
-}
+import * as common from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, check, finish } from './common.mjs';
 
-const CHROMIUM = process.env.CATWALK_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const STEP_MS = 15_000;
 // The page refreshes every 5 s; a refresh is awaited for up to this long.
 const REFRESH_MS = 20_000;
@@ -26,32 +20,12 @@ const TOTAL_S = 180;
 const USAGE = 'usage: node paging.mjs --url CATWALK_URL --token ADMIN_TOKEN --page-size N '
   + '--remove NAME [--screenshot PATH]';
 
-let emitted = false;
-function finish(obj, code) {
-  if (emitted) return;
-  emitted = true;
-  process.stdout.write(`${JSON.stringify(obj)}\n`, () => process.exit(code));
-}
-
 function parseArgs(argv) {
-  const out = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].startsWith('--') ? argv[i].slice(2) : '';
-    if (!['url', 'token', 'page-size', 'remove', 'screenshot'].includes(name)) {
-      throw new Error(`unknown argument: ${argv[i]}\n${USAGE}`);
-    }
-    if (argv[i + 1] === undefined) throw new Error(`missing value for ${argv[i]}\n${USAGE}`);
-    out[name] = argv[i + 1];
-  }
-  for (const required of ['url', 'token', 'page-size', 'remove']) {
-    if (!out[required]) throw new Error(`missing --${required}\n${USAGE}`);
-  }
-  out.url = out.url.replace(/\/+$/, '');
-  return out;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
+  return common.parseArgs(argv, {
+    allowed: ['url', 'token', 'page-size', 'remove', 'screenshot'],
+    required: ['url', 'token', 'page-size', 'remove'],
+    usage: USAGE,
+  });
 }
 
 /** What the list shows: the names in its rows, the count line, and whether "Show more" shows. */

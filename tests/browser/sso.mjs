@@ -5,37 +5,18 @@
 
 import { chromium } from 'playwright-core';
 
-for (const level of ['log', 'info', 'debug']) {
-  console[level] = (...args) => console.error(...args);
-}
+import * as common from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, finish } from './common.mjs';
 
-const CHROMIUM = process.env.CATWALK_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const STEP_MS = 15_000;
 const USAGE = 'usage: node sso.mjs --url CATWALK_URL --provider github|oidc [--screenshot PATH]';
 
-let emitted = false;
-function finish(obj, code) {
-  if (emitted) return;
-  emitted = true;
-  process.stdout.write(`${JSON.stringify(obj)}\n`, () => process.exit(code));
-}
-
 function parseArgs(argv) {
-  const out = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].startsWith('--') ? argv[i].slice(2) : '';
-    if (!['url', 'provider', 'screenshot'].includes(name) || argv[i + 1] === undefined) {
-      throw new Error(`bad argument ${argv[i]}\n${USAGE}`);
-    }
-    out[name] = argv[i + 1];
-  }
-  if (!out.url || !out.provider) throw new Error(USAGE);
-  out.url = out.url.replace(/\/+$/, '');
-  return out;
+  return common.parseArgs(argv, {
+    allowed: ['url', 'provider', 'screenshot'],
+    required: ['url', 'provider'],
+    usage: USAGE,
+  });
 }
 
 async function main() {
