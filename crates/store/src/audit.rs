@@ -38,8 +38,9 @@ pub struct AuditEvent {
     pub arguments: Option<String>,
 }
 
-/// Rows inserted by one statement at most (9 placeholders each, far below any limit).
-const ROWS_PER_INSERT: usize = 50;
+/// Rows inserted by one statement at most: 9 × 100 parameters stays below SQLite's historical
+/// limit of 999 bound parameters.
+const ROWS_PER_INSERT: usize = 100;
 
 fn event_from_row(row: &AnyRow) -> Result<AuditEvent, StoreError> {
     Ok(AuditEvent {
@@ -59,17 +60,10 @@ impl Store {
     pub async fn append_audit(&self, events: &[NewAuditEvent]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in events.chunks(ROWS_PER_INSERT) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let n = 1 + 9 * i;
-                    let placeholders: Vec<String> = (n..n + 9).map(|p| format!("${p}")).collect();
-                    format!("({})", placeholders.join(", "))
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO audit_events (at, owner_id, actor, deployment, kind, action, \
                  outcome, duration_ms, arguments) VALUES {}",
-                values.join(", ")
+                self.insert_values(chunk.len(), 9)
             );
             let mut query = sqlx::query(&sql);
             for event in chunk {

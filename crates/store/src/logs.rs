@@ -24,8 +24,8 @@ pub struct StoredLog {
     pub line: String,
 }
 
-/// Rows per INSERT statement: 1 + 3 × 200 parameters stays below SQLite's historical limit of
-/// 999 bound parameters.
+/// Rows per INSERT statement: 4 × 200 parameters stays below SQLite's historical limit of 999
+/// bound parameters.
 const ROWS_PER_INSERT: usize = 200;
 
 fn log_from_row(row: &AnyRow) -> Result<StoredLog, StoreError> {
@@ -47,21 +47,17 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let id = lock_deployment(&mut tx, name).await?;
         for chunk in lines.chunks(ROWS_PER_INSERT) {
-            // ($1, $2, $3, $4), ($1, $5, $6, $7), …: placeholders ascend by first use, as both
-            // backends require.
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let n = 2 + 3 * i;
-                    format!("($1, ${}, ${}, ${})", n, n + 1, n + 2)
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO deployment_logs (deployment_id, at, stream, line) VALUES {}",
-                values.join(", ")
+                self.insert_values(chunk.len(), 4)
             );
-            let mut query = sqlx::query(&sql).bind(&id);
+            let mut query = sqlx::query(&sql);
             for line in chunk {
-                query = query.bind(line.at).bind(&line.stream).bind(&line.line);
+                query = query
+                    .bind(&id)
+                    .bind(line.at)
+                    .bind(&line.stream)
+                    .bind(&line.line);
             }
             query.execute(&mut *tx).await?;
         }
