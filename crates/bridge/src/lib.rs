@@ -43,6 +43,14 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot, watch};
 
+/// The sending end of a stream of messages for a client: a request's stream, or a session's
+/// standalone one. Messages travel boxed: a tokio channel allocates its slots 32 at a time, so
+/// a channel of bare 120-byte messages holds about 4 kB before its first message (for every idle
+/// session and every request), and one of boxes 256 bytes.
+pub type Outbox = mpsc::Sender<Box<Message>>;
+/// The receiving end of an [`Outbox`].
+pub type Inbox = mpsc::Receiver<Box<Message>>;
+
 /// Messages a session may queue for its standalone (GET) stream before new ones are dropped.
 const SESSION_QUEUE: usize = 256;
 /// Messages a single request's stream may queue.
@@ -132,7 +140,7 @@ struct State {
     next_id: i64,
     pending: HashMap<i64, Pending>,
     next_session: u64,
-    sessions: HashMap<u64, mpsc::Sender<Message>>,
+    sessions: HashMap<u64, Outbox>,
     /// Server-to-client requests in flight: the id shown to the client -> where it came from.
     server_requests: HashMap<String, ServerRequest>,
     next_server_request: u64,
@@ -189,16 +197,16 @@ impl Pending {
 }
 
 enum Reply {
-    Stream(mpsc::Sender<Message>),
+    Stream(Outbox),
     Internal(oneshot::Sender<Message>),
 }
 
 /// See [`State::owner_of_unsolicited`].
 enum Owner {
     /// The stream of a request in flight, of the only session with requests in flight.
-    Request(u64, mpsc::Sender<Message>),
+    Request(u64, Outbox),
     /// Nothing is in flight: the most recently active session's standalone stream.
-    Idle(u64, mpsc::Sender<Message>),
+    Idle(u64, Outbox),
     /// Several sessions have requests in flight: any of them could be meant.
     Ambiguous,
     Nobody,
@@ -710,7 +718,7 @@ impl Reply {
     fn deliver(self, message: Message) {
         match self {
             Reply::Stream(tx) => {
-                let _ = tx.try_send(message);
+                let _ = tx.try_send(Box::new(message));
             }
             Reply::Internal(tx) => {
                 let _ = tx.send(message);

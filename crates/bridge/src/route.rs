@@ -68,7 +68,7 @@ fn route_notification(upstream: &Upstream, mut message: Message) {
             message.params = message
                 .params
                 .map(|params| replace_field(&params, "progressToken", original.clone()));
-            let _ = tx.try_send(message);
+            let _ = tx.try_send(Box::new(message));
         }
         return;
     }
@@ -79,7 +79,7 @@ fn route_notification(upstream: &Upstream, mut message: Message) {
         // carry one client's data to another). With nothing in flight it goes to every session.
         match state.owner_of_unsolicited() {
             Owner::Request(_, tx) => {
-                let _ = tx.try_send(message);
+                let _ = tx.try_send(Box::new(message));
                 return;
             }
             Owner::Ambiguous => return,
@@ -98,7 +98,7 @@ fn route_notification(upstream: &Upstream, mut message: Message) {
         }
         // A session whose standalone stream is full (nobody listening) misses the message, as it
         // would if it had no GET stream open at all.
-        let _ = session.try_send(message.clone());
+        let _ = session.try_send(Box::new(message.clone()));
     }
 }
 
@@ -143,7 +143,7 @@ async fn route_server_request(upstream: &Upstream, mut message: Message) {
     match target {
         Ok((client_facing, tx)) => {
             message.id = Some(Id::String(client_facing));
-            let _ = tx.try_send(message);
+            let _ = tx.try_send(Box::new(message));
         }
         Err(reason) => refuse(upstream, upstream_id, &reason).await,
     }

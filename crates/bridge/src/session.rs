@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::audit::CallAudit;
 use crate::{
-    CallObserver, Pending, REQUEST_QUEUE, RESTART_PATIENCE, Reply, Status, Upstream, route,
+    CallObserver, Inbox, Pending, REQUEST_QUEUE, RESTART_PATIENCE, Reply, Status, Upstream, route,
     subscriptions,
 };
 
@@ -19,7 +19,7 @@ use crate::{
 pub struct Session {
     pub(crate) id: u64,
     pub(crate) upstream: Upstream,
-    pub(crate) standalone: Arc<tokio::sync::Mutex<mpsc::Receiver<Message>>>,
+    pub(crate) standalone: Arc<tokio::sync::Mutex<Inbox>>,
     /// Told about every `tools/call` of this session when it ends (the audit trail).
     pub(crate) observer: Option<Arc<dyn CallObserver>>,
 }
@@ -32,15 +32,18 @@ impl Session {
 
     /// Forwards a client request. The returned stream yields the messages related to it (progress
     /// notifications, server-to-client requests) and ends with its response.
-    pub async fn request(&self, message: Message) -> mpsc::Receiver<Message> {
+    pub async fn request(&self, message: Message) -> Inbox {
         let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
         let client_id = message.id.clone().expect("a request has an id");
         if message.method.as_deref() == Some("initialize") {
-            let _ = tx.try_send(self.answer_initialize(&message, client_id));
+            let _ = tx.try_send(Box::new(self.answer_initialize(&message, client_id)));
             return rx;
         }
         if self.subscription_is_shared(&message) {
-            let _ = tx.try_send(Message::response(client_id, raw(&serde_json::json!({}))));
+            let _ = tx.try_send(Box::new(Message::response(
+                client_id,
+                raw(&serde_json::json!({})),
+            )));
             return rx;
         }
         let (id, progress_token) = loop {
@@ -54,7 +57,7 @@ impl Session {
                 if let Some(audit) = CallAudit::of(self.observer.as_ref(), &message) {
                     audit.ended(CallAudit::outcome_of(&error));
                 }
-                let _ = tx.try_send(error);
+                let _ = tx.try_send(Box::new(error));
                 return rx;
             }
             let mut state = self.upstream.state();
@@ -156,7 +159,7 @@ impl Session {
 
     /// The session's standalone stream (the GET stream of Streamable HTTP). Only one holder at a
     /// time: `None` while another holds it.
-    pub fn try_standalone(&self) -> Option<tokio::sync::OwnedMutexGuard<mpsc::Receiver<Message>>> {
+    pub fn try_standalone(&self) -> Option<tokio::sync::OwnedMutexGuard<Inbox>> {
         self.standalone.clone().try_lock_owned().ok()
     }
 

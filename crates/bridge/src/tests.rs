@@ -50,8 +50,8 @@ async fn initialize(session: &Session, capabilities: Value) {
     assert!(next(&mut answer).await.error.is_none());
 }
 
-async fn next(rx: &mut mpsc::Receiver<Message>) -> Message {
-    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+async fn next(rx: &mut Inbox) -> Message {
+    *tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .unwrap()
         .unwrap()

@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use catwalk_bridge::Session;
+use catwalk_bridge::{Outbox, Session};
 use catwalk_protocol::{Kind, Message};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -36,7 +36,7 @@ pub struct LegacySession {
     deployment: String,
     principal: String,
     bridge: Session,
-    out: mpsc::Sender<Message>,
+    out: Outbox,
 }
 
 impl LegacySessions {

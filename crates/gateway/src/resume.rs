@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use std::ops::DerefMut;
 
+use catwalk_bridge::Inbox;
 use catwalk_protocol::{Id, Kind, Message};
 use futures::Stream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Events kept per stream for replay; older ones are forgotten.
 const EVENTS_PER_STREAM: usize = 512;
@@ -67,8 +68,8 @@ impl Streams {
     /// response (a request whose messages end without one gets an error); returns the stream.
     pub fn record_requests(
         self: &Arc<Self>,
-        first: Option<Message>,
-        messages: mpsc::Receiver<Message>,
+        first: Option<Box<Message>>,
+        messages: Inbox,
         ids: Vec<Id>,
     ) -> u64 {
         let stream = {
@@ -113,7 +114,7 @@ impl Streams {
     /// Records the session's standalone messages for as long as the session lives.
     pub fn record_standalone<R>(self: &Arc<Self>, mut messages: R)
     where
-        R: DerefMut<Target = mpsc::Receiver<Message>> + Send + 'static,
+        R: DerefMut<Target = Inbox> + Send + 'static,
     {
         self.lock().buffers.insert(
             STANDALONE,

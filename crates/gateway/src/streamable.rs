@@ -12,6 +12,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use catwalk_bridge::Inbox;
 use catwalk_protocol::{Body, Id, Kind, Message, codes};
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -132,7 +133,7 @@ pub async fn post(
 /// ending with the response(s).
 async fn answer(
     session: &ClientSession,
-    mut streams: Vec<mpsc::Receiver<Message>>,
+    mut streams: Vec<Inbox>,
     ids: Vec<Id>,
     keep_alive: std::time::Duration,
 ) -> Response {
@@ -151,7 +152,7 @@ async fn answer(
 }
 
 /// One channel carrying the messages of several requests.
-fn merge(mut streams: Vec<mpsc::Receiver<Message>>) -> mpsc::Receiver<Message> {
+fn merge(mut streams: Vec<Inbox>) -> Inbox {
     if streams.len() == 1 {
         return streams.pop().expect("one stream");
     }

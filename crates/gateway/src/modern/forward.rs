@@ -22,10 +22,10 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use catwalk_bridge::{Session, Upstream};
+use catwalk_bridge::{Inbox, Session, Upstream};
 use catwalk_protocol::{Id, Kind, Message, codes, raw};
 use serde_json::{Map, Value, json};
-use tokio::sync::{OwnedMutexGuard, mpsc};
+use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
 use super::{Call, Facts, LOG_LEVELS, META_CAPABILITIES, codes_2026, mrtr};
@@ -55,11 +55,11 @@ const RELAYABLE: [(&str, &str); 3] = [
 /// One request in flight upstream, on a session of its own.
 pub(crate) struct Exchange {
     session: Arc<Session>,
-    answers: mpsc::Receiver<Message>,
+    answers: Inbox,
     /// A step taken from the streams but not yet handed out (see [`Exchange::hold`]).
     held: Option<Step>,
     /// The session's stream of broadcasts, held only while the client wants log messages.
-    logs: Option<OwnedMutexGuard<mpsc::Receiver<Message>>>,
+    logs: Option<OwnedMutexGuard<Inbox>>,
     log_level: Option<usize>,
     client_capabilities: Map<String, Value>,
     /// The id the bridge knows the request by (the client's first id for it).
@@ -168,7 +168,7 @@ impl Exchange {
                 self.logs = None;
                 continue;
             }
-            let Some(message) = message else {
+            let Some(message) = message.map(|boxed| *boxed) else {
                 self.finished = true;
                 return Some(Step::Answer(Message::error(
                     Some(self.upstream_id.clone()),

@@ -112,7 +112,7 @@ pub(crate) async fn open(context: Context, call: Call) -> Response {
         while let Some(message) = broadcasts.recv().await {
             match message.kind() {
                 Kind::Notification if filter.wants(&message) => {
-                    yield tag(message, &subscription);
+                    yield tag(*message, &subscription);
                 }
                 Kind::Request => {
                     // Nothing of this client's waits for input here; the server must not hang.
