@@ -108,7 +108,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let manager = Arc::clone(&app.deployments);
     manager.restore().await;
-    axum::serve(listener, router)
+    // As a make-service, the router is made ready once and then shared by every connection;
+    // given as a bare router, axum rebuilds its route table for each connection (some 30 kB,
+    // held for as long as the connection lives: a client's GET stream keeps one for hours).
+    axum::serve(listener, router.into_make_service())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the HTTP server failed")?;
