@@ -46,3 +46,10 @@ export function parseArgs(argv, { allowed, required, repeated = [], usage }) {
   if (out.url) out.url = out.url.replace(/\/+$/, '');
   return out;
 }
+
+// Adds a screenshot of `page` at `path` to a failure's `result`, or why none could be taken.
+export async function screenshotInto(result, page, path) {
+  await page.screenshot({ path, fullPage: true, timeout: 10_000 })
+    .then(() => { result.screenshot = path; })
+    .catch((err) => { result.screenshotError = err.message.split('\n')[0]; });
+}

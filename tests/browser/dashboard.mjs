@@ -13,7 +13,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { chromium } from 'playwright-core';
 
 import * as common from './common.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, check, finish } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, check, finish, screenshotInto } from './common.mjs';
 
 const MISSING_SOURCE = 'npm:@catwalk-e2e/no-such-package-ever';
 const CONFIG_CLIENTS = ['claude_desktop', 'claude_code', 'cursor', 'vscode'];
@@ -356,9 +356,7 @@ async function main() {
     if (pageErrors.length) result.pageErrors = pageErrors;
     if (page) {
       const path = opts.screenshot ?? join(tmpdir(), `catwalk-dashboard-failure-${process.pid}.png`);
-      await page.screenshot({ path, fullPage: true, timeout: 10_000 })
-        .then(() => { result.screenshot = path; })
-        .catch((err) => { result.screenshotError = err.message.split('\n')[0]; });
+      await screenshotInto(result, page, path);
     }
     await closeBrowser();
     finish(result, code);

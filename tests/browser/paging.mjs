@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 import * as common from './common.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, check, finish } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, check, finish, screenshotInto } from './common.mjs';
 
 const STEP_MS = 15_000;
 // The page refreshes every 5 s; a refresh is awaited for up to this long.
@@ -129,9 +129,7 @@ async function main() {
     if (pageErrors.length) result.pageErrors = pageErrors;
     if (page) {
       const path = opts.screenshot ?? join(tmpdir(), `catwalk-paging-failure-${process.pid}.png`);
-      await page.screenshot({ path, fullPage: true, timeout: 10_000 })
-        .then(() => { result.screenshot = path; })
-        .catch((err) => { result.screenshotError = err.message.split('\n')[0]; });
+      await screenshotInto(result, page, path);
     }
     await closeBrowser();
     finish(result, 1);
